@@ -1,0 +1,35 @@
+"""Loading the Jinja2 templates shipped as ``snncc.templates`` (``templates/`` in the
+source tree)."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import jinja2
+
+
+def templates_dir() -> Path:
+    """The folder holding ``torch/``, ``triton/``, ... templates."""
+    try:
+        from importlib.resources import files
+
+        p = Path(str(files("snncc.templates")))
+        if p.is_dir():
+            return p
+    except (ModuleNotFoundError, TypeError):
+        pass
+    return Path(__file__).resolve().parents[2] / "templates"
+
+
+@functools.lru_cache(maxsize=None)
+def environment(target: str) -> jinja2.Environment:
+    """The Jinja2 environment of one target (``"torch"``)."""
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir() / target)),
+                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                              trim_blocks=False, lstrip_blocks=False)
+
+
+def render(target: str, name: str, **context: object) -> str:
+    """Render ``templates/<target>/<name>`` with ``context``."""
+    return environment(target).get_template(name).render(**context)

@@ -1,0 +1,444 @@
+"""Torch code generation: IR program -> Python source of a ``step(n, rec)`` function.
+
+The generated module (``templates/torch/network.py.j2``) binds the state tensors once
+and returns a closure that advances the network one step, in Brian2's order: monitors
+(start of step), state updates, thresholds, synaptic events, resets. Expressions are
+printed by :class:`~snncc.backends.torch.printer.TorchPrinter`; nothing here parses
+strings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import sympy
+
+from snncc.backends.templating import render
+from snncc.backends.torch.printer import TorchPrinter
+from snncc.ir import program as ir
+from snncc.ir.statements import Statement
+
+
+@dataclass
+class StateSpec:
+    """A state tensor the runtime must allocate (and save in ``state_dict``)."""
+
+    shape: tuple[int, ...]
+    dtype: str  # float | int | bool
+    init: object = 0.0
+
+
+@dataclass
+class Generated:
+    """What the torch backend produces for a program."""
+
+    source: str
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)  # static, on the device
+    host: dict[str, object] = field(default_factory=dict)  # host-side data
+    state: dict[str, StateSpec] = field(default_factory=dict)  # backend-owned state
+
+
+def local(owner: str, var: str) -> str:
+    """The local variable name of ``owner.var`` in generated code."""
+    return f"{owner}_{var}"
+
+
+def key(owner: str, var: str) -> str:
+    """The key of ``owner.var`` in the state / array dictionaries."""
+    return f"{owner}.{var}"
+
+
+def _is_time_refractory(e: sympy.Expr) -> int | None:
+    """K if ``e`` is ``_n - lastspike < K`` (time-based refractoriness), else None."""
+    n, ls = sympy.Symbol("_n", real=True), sympy.Symbol("lastspike", real=True)
+    if isinstance(e, sympy.StrictLessThan) and sympy.simplify(e.lhs - (n - ls)) == 0 \
+            and e.rhs.is_number:
+        return int(e.rhs)
+    return None
+
+
+class _Gen:
+    def __init__(self, program: ir.Program) -> None:
+        self.p = program
+        self.out = Generated("")
+        self.bindings: list[str] = []
+        self.B = program.batch
+        self.need_t_ms = False
+        self.need_idx: set[str] = set()
+        self.hist_len: dict[str, int] = {}
+        for pr in program.projections.values():
+            if pr.on_pre:
+                self.need_idx.add(pr.pre)
+                self.hist_len[pr.pre] = max(self.hist_len.get(pr.pre, 1),
+                                            int(pr.delay.max()) + 1)
+            if pr.on_post:
+                self.need_idx.add(pr.post)
+        for m in program.monitors.values():
+            if m.kind in ("spike", "rate"):
+                self.need_idx.add(m.target)
+
+    # ------------------------------------------------------------ helpers
+    def bind_state(self, owner: str, var: str, flat: bool = False) -> str:
+        name = local(owner, var)
+        line = f'{name} = S["{key(owner, var)}"]'
+        if line not in self.bindings:
+            self.bindings.append(line)
+        if flat:
+            fl = f"{name}_f = {name}.view(-1)"
+            if fl not in self.bindings:
+                self.bindings.append(fl)
+            return f"{name}_f"
+        return name
+
+    def bind_array(self, owner: str, name: str, arr: np.ndarray) -> str:
+        self.out.arrays[key(owner, name)] = arr
+        loc = local(owner, name)
+        line = f'{loc} = A["{key(owner, name)}"]'
+        if line not in self.bindings:
+            self.bindings.append(line)
+        return loc
+
+    def time_name(self, scale: float) -> str:
+        if scale == 1.0:
+            return "t"
+        self.need_t_ms = True
+        return "t_ms"
+
+    def pop_printer(self, pop: ir.Population) -> tuple[TorchPrinter, dict[str, str]]:
+        names: dict[str, str] = {}
+        tensors: set[str] = set()
+        for k in pop.variables:
+            names[k] = self.bind_state(pop.name, k)
+            tensors.add(k)
+        names["t"] = self.time_name(pop.time_scale)
+        names["_n"] = "n"
+        if pop.refractory is not None:
+            names["not_refractory"] = f"{pop.name}_notref"
+            tensors.add("not_refractory")
+        names["i"] = self.bind_array(pop.name, "i", np.arange(pop.size, dtype=np.float64))
+        tensors.add("i")
+        shape = f"{pop.name}_shape"
+        line = f"{shape} = ({self.B}, {pop.size})"
+        if line not in self.bindings:
+            self.bindings.append(line)
+        return TorchPrinter(names, tensors, rand_shape=shape), names
+
+    # ------------------------------------------------------------ neurons
+    def state_update(self, pop: ir.Population) -> str | None:
+        if pop.kind != "neuron" or (not pop.update and pop.refractory is None):
+            return None
+        pr, names = self.pop_printer(pop)
+        refr = None
+        if pop.refractory is not None:
+            k = _is_time_refractory(pop.refractory)
+            ls = names.get("lastspike")
+            if k is not None and ls is not None:
+                code = f"{pop.name}_notref = {ls} <= (n - {k})"
+            else:
+                flag = names["not_refractory"].replace("_notref", "_not_refractory")
+                flag = self.bind_state(pop.name, "not_refractory")
+                code = (f"{flag}.logical_or_(~{pr.doprint(pop.refractory)})\n"
+                        f"        {pop.name}_notref = {flag}")
+            refr = {"text": pop.refractory_text, "code": code}
+        lines: list[dict[str, str]] = []
+        finals: list[tuple[str, str, str]] = []  # var, value expr, comment
+        state_vars = {o.name for o in pop.odes}
+        for st in pop.update:
+            if st.target in state_vars:
+                finals.append((st.target, st.expr, st.comment))
+                continue
+            code = pr.doprint(st.expr)
+            if not pr.is_tensor(st.expr):
+                code = f"{code}  # scalar"
+            else:
+                pr.tensors.add(st.target)
+            pr.names[st.target] = st.target
+            lines.append({"comment": st.comment if st.comment != "common subexpression"
+                          else "", "code": f"{st.target} = {code}"})
+        # compute all new values, then commit them (old values are read until the end)
+        commits = []
+        for var, expr, comment in finals:
+            tgt = names[var]
+            unless = var in pop.unless_refractory
+            x = sympy.Symbol(var, real=True)
+            coeff = sympy.simplify(expr / x) if expr.has(x) else None
+            if (not unless and coeff is not None and coeff.is_number
+                    and not pr.is_tensor(coeff)):
+                commits.append({"comment": comment, "code": f"{tgt}.mul_({float(coeff)!r})"})
+                continue
+            if isinstance(expr, sympy.Symbol) and expr.name.startswith("_"):
+                value = pr.doprint(expr)
+            else:
+                value = f"_new_{var}"
+                lines.append({"comment": comment, "code": f"{value} = {pr.doprint(expr)}"})
+                comment = ""
+            if unless:
+                code = f"{tgt}.copy_(torch.where({pop.name}_notref, {value}, {tgt}))"
+                comment = (comment + " " if comment else "") + "(unless refractory)"
+            elif pr.is_tensor(expr):
+                code = f"{tgt}.copy_({value})"
+            else:
+                code = f"{tgt}.fill_({value})"
+            commits.append({"comment": comment, "code": code})
+        return render("torch", "state_update.j2", pop={
+            "name": pop.name, "size": pop.size, "model": pop.model_name,
+            "method": pop.method_used or "-", "equations": [o.text for o in pop.odes],
+            "refractory": refr, "lines": lines + commits})
+
+    def threshold(self, pop: ir.Population) -> str | None:
+        if not pop.has_spikes:
+            return None
+        spk = f"{pop.name}_spk"
+        lines: list[str] = []
+        if pop.kind == "neuron":
+            pr, _ = self.pop_printer(pop)
+            cond = pr.doprint(pop.threshold)
+            if not pr.is_tensor(pop.threshold):
+                cond = f"torch.full({pop.name}_shape, bool({cond}), device=DEVICE)"
+            if pop.refractory is not None:
+                cond = f"{cond} & {pop.name}_notref"
+            lines.append(f"{spk} = {cond}")
+            text = pop.threshold_text
+        elif pop.kind == "poisson":
+            pr, _ = self.pop_printer(pop)
+            names = dict(pr.names)
+            names["t"] = "t"
+            pr = TorchPrinter(names, pr.tensors, pr.rand_shape)
+            rate = pr.doprint(pop.rates)
+            lines.append(f"{spk} = torch.rand({pop.name}_shape, generator=GEN, device=DEVICE, "
+                         f"dtype=DTYPE) < ({rate}) * {self.p.dt!r}")
+            text = f"Poisson, rates = {pop.rates}"
+        else:
+            steps = self.out.host.setdefault(key(pop.name, "steps"), pop.spike_steps)
+            self.bindings.append(f'{pop.name}_steps = H["{key(pop.name, "steps")}"]')
+            idx = self.bind_array(pop.name, "indices", pop.spike_indices)
+            del steps
+            lines += [f"{spk} = torch.zeros({pop.name}_shape, dtype=torch.bool, device=DEVICE)",
+                      f"_lo = int(np.searchsorted({pop.name}_steps, n, 'left'))",
+                      f"_hi = int(np.searchsorted({pop.name}_steps, n, 'right'))",
+                      "if _hi > _lo:",
+                      f"    {spk}[:, {idx}[_lo:_hi]] = True"]
+            text = f"spike generator ({len(pop.spike_steps)} spikes)"
+        if pop.name in self.need_idx:
+            lines.append(f"{pop.name}_idx = {spk}.view(-1).nonzero().squeeze(1)")
+        L = self.hist_len.get(pop.name, 1)
+        if L > 1:
+            self.out.state[key(pop.name, "_spike_history")] = StateSpec(
+                (L, self.B * pop.size), "bool", 0.0)
+            h = self.bind_state(pop.name, "_spike_history")
+            lines.append(f"{h}[n % {L}].copy_({spk}.view(-1))")
+        return render("torch", "threshold.j2", pop={"name": pop.name, "text": text,
+                                                    "lines": lines})
+
+    def reset(self, pop: ir.Population) -> str | None:
+        if pop.kind != "neuron" or pop.threshold is None:
+            return None
+        pr, names = self.pop_printer(pop)
+        spk = f"{pop.name}_spk"
+        lines = []
+        for st in pop.reset:
+            st = st.as_assignment()
+            tgt = names[st.target]
+            if not pr.is_tensor(st.expr):
+                lines.append({"comment": st.comment,
+                              "code": f"{tgt}.masked_fill_({spk}, {pr.doprint(st.expr)})"})
+            else:
+                lines.append({"comment": st.comment, "code":
+                              f"{tgt}.copy_(torch.where({spk}, {pr.doprint(st.expr)}, {tgt}))"})
+        if "lastspike" in pop.variables:
+            lines.append({"comment": "lastspike = t (in steps)",
+                          "code": f"{names['lastspike']}.masked_fill_({spk}, n)"})
+        if "not_refractory" in pop.variables:
+            lines.append({"comment": "refractory from now on",
+                          "code": f"{names['not_refractory']}.masked_fill_({spk}, False)"})
+        if not lines:
+            return None
+        return render("torch", "reset.j2", pop={"name": pop.name, "lines": lines})
+
+    # ------------------------------------------------------------ synapses
+    def pathway(self, pr: ir.Projection, direction: str) -> str | None:
+        statements = pr.on_pre if direction == "on_pre" else pr.on_post
+        if not statements:
+            return None
+        src = pr.pre if direction == "on_pre" else pr.post
+        src_index = pr.i if direction == "on_pre" else pr.j
+        n_src = self.p.populations[src].size
+        n_pre = self.p.populations[pr.pre].size
+        n_post = self.p.populations[pr.post].size
+        S = pr.n_synapses
+        B = self.B
+        delays = (pr.delay if direction == "on_pre" else np.zeros(1, np.int64))
+        pre_arr = self.bind_array(pr.name, "i", pr.i)
+        post_arr = self.bind_array(pr.name, "j", pr.j)
+        ones = self.bind_array(pr.name, "ones", np.ones(max(S * B, 1), dtype=np.float64))
+        # names in the event code
+        syn_names: dict[str, str] = {}
+        for k in pr.variables:
+            syn_names[k] = self.bind_state(pr.name, k, flat=True)
+        pre_pop, post_pop = self.p.populations[pr.pre], self.p.populations[pr.post]
+        side_flat = {}
+        for side, pop in (("pre", pre_pop), ("post", post_pop)):
+            for k in pop.variables:
+                side_flat[f"{k}_{side}"] = self.bind_state(pop.name, k, flat=True)
+        groups = []
+        uniq = np.unique(delays)
+        for gk, d in enumerate(uniq):
+            if delays.size == 1:
+                sel = np.arange(S)
+            else:
+                sel = np.nonzero(delays == d)[0]
+            ell, full = _ell(src_index[sel], sel, n_src)
+            ell_name = self.bind_array(pr.name, f"{direction}_ell{gk}", ell)
+            lines: list[str] = []
+            if d == 0:
+                lines.append(f"_idx = {src}_idx")
+            else:
+                L = self.hist_len[src]
+                lines.append(f"_idx = {local(src, '_spike_history')}[(n - {int(d)}) % {L}]"
+                             ".nonzero().squeeze(1)")
+            lines.append("if _idx.numel():")
+            body: list[str] = []
+            if B == 1:
+                body.append(f"_syn = {ell_name}[_idx]")
+                if not full:
+                    body.append("_syn = _syn[_syn >= 0]")
+                body.append(f"_pre = {pre_arr}[_syn]")
+                body.append(f"_post = {post_arr}[_syn]")
+                body.append("_sidx = _syn")
+            else:
+                body.append(f"_b = _idx // {n_src}")
+                body.append(f"_syn = {ell_name}[_idx % {n_src}]")
+                body.append("_b = _b[:, None].expand_as(_syn)")
+                if not full:
+                    body += ["_keep = _syn >= 0", "_syn = _syn[_keep]", "_b = _b[_keep]"]
+                else:
+                    body += ["_syn = _syn.reshape(-1)", "_b = _b.reshape(-1)"]
+                body.append(f"_pre = {pre_arr}[_syn] + _b * {n_pre}")
+                body.append(f"_post = {post_arr}[_syn] + _b * {n_post}")
+                body.append(f"_sidx = _syn + _b * {S}")
+            body.append("_k = _syn.shape[0]")
+            body += self.event_code(pr, statements, syn_names, side_flat, ones)
+            lines += ["    " + b for b in body]
+            groups.append({"delay": int(d), "n_syn": int(sel.size), "lines": lines})
+        text = pr.on_pre_text if direction == "on_pre" else pr.on_post_text
+        source_lines = [f"{direction}: {ln.strip()}" for ln in text.strip().splitlines()]
+        return render("torch", "synapses.j2", path={
+            "name": pr.name, "pre": pr.pre, "post": pr.post, "n_syn": S,
+            "direction": f"{direction} (spikes of {src})", "source_lines": source_lines,
+            "groups": groups})
+
+    def event_code(self, pr: ir.Projection, statements: list[Statement],
+                   syn_names: dict[str, str], side_flat: dict[str, str], ones: str
+                   ) -> list[str]:
+        names: dict[str, str] = {}
+        tensors: set[str] = set()
+        for k, flat in syn_names.items():
+            names[k] = f"{flat}[_sidx]"
+            tensors.add(k)
+        for k, flat in side_flat.items():
+            names[k] = f"{flat}[{'_pre' if k.endswith('_pre') else '_post'}]"
+            tensors.add(k)
+        names["t"] = self.time_name(pr.time_scale)
+        names["i"] = f"{local(pr.name, 'i')}[_syn].to(DTYPE)"
+        names["j"] = f"{local(pr.name, 'j')}[_syn].to(DTYPE)"
+        tensors |= {"i", "j"}
+        printer = TorchPrinter(names, tensors, rand_shape="(_k,)")
+        lines = []
+        for st in statements:
+            lines.append(f"# {st.comment or st}")
+            tgt = st.target
+            if tgt in syn_names:
+                flat, index = syn_names[tgt], "_sidx"
+            else:
+                flat, index = side_flat[tgt], "_pre" if tgt.endswith("_pre") else "_post"
+            tensor = printer.is_tensor(st.expr)
+            value = printer.doprint(st.expr)
+            if st.op in ("+=", "-="):
+                sign = "" if st.op == "+=" else "-"
+                if tensor:
+                    alpha = ", alpha=-1" if sign else ""
+                    lines.append(f"{flat}.index_add_(0, {index}, {value}{alpha})")
+                else:
+                    lines.append(f"{flat}.index_add_(0, {index}, {ones}[:_k], "
+                                 f"alpha={sign}({value}))")
+            elif st.op == "=":
+                if tensor:
+                    lines.append(f"{flat}.index_put_(({index},), {value})")
+                else:
+                    lines.append(f"{flat}.index_fill_(0, {index}, {value})")
+            else:  # *=, /=
+                v = value if tensor else f"{ones}[:_k] * ({value})"
+                if st.op == "/=":
+                    v = f"1.0 / ({v})"
+                lines.append(f"{flat}.index_reduce_(0, {index}, {v}, 'prod')")
+        return lines
+
+    # ------------------------------------------------------------ monitors
+    def monitor(self, m: ir.Monitor) -> str | None:
+        pop = self.p.populations[m.target]
+        lines = []
+        if m.kind in ("spike", "rate"):
+            lines.append(f'rec["{m.name}"].append((n, {pop.name}_idx))')
+        else:
+            pr, names = self.pop_printer(pop)
+            rec = m.record if m.record is not None else np.arange(pop.size)
+            all_ = rec.size == pop.size and np.array_equal(rec, np.arange(pop.size))
+            idx = None if all_ else self.bind_array(m.name, "record", rec.astype(np.int64))
+            for v in m.variables:
+                expr = (sympy.Symbol(v, real=True) if v in pop.variables
+                        else pop.subexpressions[v])
+                value = pr.doprint(expr)
+                if not pr.is_tensor(expr):
+                    value = f"torch.full({pop.name}_shape, {value}, device=DEVICE, dtype=DTYPE)"
+                if all_:
+                    code = f"{value}.clone()" if v in pop.variables else value
+                else:
+                    code = f"({value}).index_select(1, {idx})"
+                lines.append(f'rec["{m.name}.{v}"].append({code})')
+        return render("torch", "monitors.j2", mon={"name": m.name, "kind": m.kind,
+                                                   "target": m.target, "lines": lines})
+
+    # ------------------------------------------------------------ module
+    def generate(self) -> Generated:
+        p = self.p
+        pops = list(p.populations.values())
+        blocks: list[str | None] = []
+        blocks += [self.monitor(m) for m in p.monitors.values() if m.kind == "state"]
+        blocks += [self.state_update(pop) for pop in pops]
+        blocks += [self.threshold(pop) for pop in pops]
+        blocks += [self.monitor(m) for m in p.monitors.values() if m.kind != "state"]
+        for pr in p.projections.values():
+            blocks.append(self.pathway(pr, "on_pre"))
+        for pr in p.projections.values():
+            blocks.append(self.pathway(pr, "on_post"))
+        blocks += [self.reset(pop) for pop in pops]
+        scales = {pop.time_scale for pop in pops}
+        self.out.source = render(
+            "torch", "network.py.j2", net_name="network", dt_ms=f"{p.dt * 1e3:g}",
+            dt_s=repr(p.dt), dt_ms_exact=repr(p.dt * 1e3), batch=p.batch,
+            passes=" -> ".join(p.passes) or "none", bindings=self.bindings,
+            need_t_ms=self.need_t_ms or 1000.0 in scales,
+            blocks=[b.strip("\n") for b in blocks if b])
+        self.out.source = self.out.source.replace("import torch\n",
+                                                  "import numpy as np\nimport torch\n", 1)
+        return self.out
+
+
+def _ell(src_index: np.ndarray, syn_ids: np.ndarray, n_src: int) -> tuple[np.ndarray, bool]:
+    """Synapse ids grouped by source neuron: an ``[n_src, F]`` table padded with -1.
+    Returns the table and whether every row is full (no padding)."""
+    order = np.argsort(src_index, kind="stable")
+    srt = src_index[order]
+    counts = np.bincount(srt, minlength=n_src)
+    F = int(counts.max()) if counts.size else 0
+    table = np.full((n_src, max(F, 1)), -1, dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    col = np.arange(srt.size) - np.repeat(starts, counts)
+    table[srt, col] = syn_ids[order]
+    return table, bool(F > 0 and np.all(counts == F))
+
+
+def generate(program: ir.Program) -> Generated:
+    """Generate the torch module for ``program`` (after the passes)."""
+    return _Gen(program).generate()

@@ -1,0 +1,535 @@
+"""Lowering: network objects -> IR (:mod:`snncc.ir.program`).
+
+Names are resolved, units checked, connectivity, initial values and delays generated
+(deterministically from the network seed). Nothing here knows about backends.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import sympy
+
+from snncc.errors import (
+    ModelError,
+    NetworkError,
+    ParameterError,
+    ShapeError,
+    UnitError,
+    UnknownNameError,
+)
+from snncc.frontend import connectivity as conn
+from snncc.frontend.evaluate import evaluate
+from snncc.frontend.expressions import Expression, NameInfo, StatementBlock, sym
+from snncc.frontend.models import (
+    SECOND,
+    Scope,
+    SynapseModel,
+    check_param_value,
+    is_unit_aware,
+    value_array,
+)
+from snncc.frontend.monitors import PopulationRateMonitor, SpikeMonitor, StateMonitor
+from snncc.frontend.network import (
+    Connection,
+    Network,
+    NeuronGroup,
+    PoissonGroup,
+    SpikeGeneratorGroup,
+    split_group,
+)
+from snncc.ir import program as ir
+from snncc.ir.statements import Statement
+from snncc.units import DIMENSIONLESS, Dimension, Quantity, get_dimension, time_to_seconds
+
+LASTSPIKE_NEVER = -(1 << 40)  # "never spiked", in steps
+HZ = Dimension(s=-1)
+
+
+@dataclass
+class _Lowered:
+    pop: ir.Population
+    scope: Scope
+    unit_aware: bool
+
+
+def lower_network(net: Network, batch: int = 1) -> ir.Program:
+    """The IR program of ``net``."""
+    if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or batch < 1:
+        raise ParameterError(f"batch must be a positive integer, got {batch!r}")
+    net._assign_names()
+    seed = net.seed if net.seed is not None else int(np.random.SeedSequence().entropy % 2**31)
+    rng = np.random.default_rng(seed)
+    lowered: dict[str, _Lowered] = {}
+    objects = net.objects
+    if not any(isinstance(o, (NeuronGroup, PoissonGroup, SpikeGeneratorGroup))
+               for o in objects):
+        raise NetworkError(f"network '{net.name}' has no neuron groups; create them inside "
+                           "'with net:' or add them with net.add(...)")
+    for obj in objects:
+        if isinstance(obj, NeuronGroup):
+            lowered[obj.name] = _lower_neurons(obj, net.dt, rng)
+        elif isinstance(obj, PoissonGroup):
+            lowered[obj.name] = _lower_poisson(obj, net.dt)
+        elif isinstance(obj, SpikeGeneratorGroup):
+            lowered[obj.name] = _lower_generator(obj, net.dt)
+    projections: dict[str, ir.Projection] = {}
+    monitors: dict[str, ir.Monitor] = {}
+    for obj in objects:
+        if isinstance(obj, Connection):
+            projections[obj.name] = _lower_connection(obj, lowered, net.dt, rng)
+        elif isinstance(obj, (SpikeMonitor, StateMonitor, PopulationRateMonitor)):
+            monitors[obj.name] = _lower_monitor(obj, lowered)
+    return ir.Program(dt=net.dt, populations={k: v.pop for k, v in lowered.items()},
+                      projections=projections, monitors=monitors, seed=seed, batch=int(batch))
+
+
+def _member(group: object, lowered: dict[str, _Lowered], what: str) -> _Lowered:
+    name = getattr(group, "name", None)
+    if name not in lowered or group.network is None:  # type: ignore[attr-defined]
+        raise NetworkError(f"{what} refers to group {name!r}, which is not part of this "
+                           "network; create it in the same 'with net:' block or net.add() it")
+    return lowered[name]
+
+
+# ---------------------------------------------------------------------- neurons
+def _lower_neurons(g: NeuronGroup, dt: float, rng: np.random.Generator) -> _Lowered:
+    model = g.model
+    eqs = model.equations
+    owner = f"NeuronGroup '{g.name}' (model '{model.name}')"
+    params = {**model.params, **g.params}
+    ua = is_unit_aware(eqs, params, g.init)
+    ts = 1.0 if ua else 1e3
+    dt_m = dt * ts
+    scope = Scope(owner, unit_aware=ua, time_scale=ts)
+    variables: dict[str, ir.Variable] = {}
+    for eq in eqs.diff:
+        scope.add_variable(eq.name, eq.dim)
+        variables[eq.name] = ir.Variable(eq.name, scope.dim(eq.dim), "state", init=0.0)
+    for eq in eqs.parameters:
+        value = params.get(eq.name, 0.0)
+        check_param_value(owner, eq.name, value, eq.dim, ua)
+        if "shared" in eq.flags:
+            arr = value_array(owner, eq.name, value, 1)
+            scope.add_constant(eq.name, float(np.asarray(arr).reshape(-1)[0]))
+            scope.const_dims[eq.name] = scope.dim(eq.dim)
+            continue
+        scope.add_variable(eq.name, eq.dim)
+        variables[eq.name] = ir.Variable(eq.name, scope.dim(eq.dim), "param",
+                                         init=value_array(owner, eq.name, value, g.size),
+                                         constant="constant" in eq.flags)
+    for eq in eqs.subexpressions:
+        scope.subexpressions[eq.name] = eq.expr  # type: ignore[assignment]
+        scope.sub_dims[eq.name] = scope.dim(eq.dim)
+    for name, value in params.items():
+        if name in eqs.equations:
+            kind = eqs.equations[name].kind
+            if kind == "diff":
+                raise ParameterError(f"{owner}: params sets '{name}', which is a state "
+                                     "variable; give its initial value in init= instead")
+            if kind == "sub":
+                raise ParameterError(f"{owner}: params sets '{name}', which is a "
+                                     "subexpression of the model")
+            continue
+        if not name.isidentifier():
+            raise ParameterError(f"{owner}: parameter name {name!r} is not an identifier")
+        arr = value_array(owner, name, value, g.size)
+        if isinstance(arr, np.ndarray):
+            scope.add_variable(name, get_dimension(value))
+            variables[name] = ir.Variable(name, scope.dim(get_dimension(value)), "param",
+                                          init=arr)
+        else:
+            scope.add_constant(name, arr)
+            scope.const_dims[name] = scope.dim(get_dimension(value))
+    has_ref = model.refractory is not None
+    if has_ref:
+        # lastspike is stored in steps; in expressions it is a time
+        variables["lastspike"] = ir.Variable("lastspike", scope.dim(SECOND), "internal",
+                                             dtype="int", init=float(LASTSPIKE_NEVER))
+        scope.extra["lastspike"] = NameInfo(sym("lastspike") * sympy.Float(dt_m),
+                                            scope.dim(SECOND))
+    if isinstance(model.refractory, str):
+        # a refractory condition needs a flag that persists between steps
+        variables["not_refractory"] = ir.Variable("not_refractory", scope.dim(DIMENSIONLESS),
+                                                  "internal", dtype="bool", init=1.0)
+        scope.extra["not_refractory"] = NameInfo(sym("not_refractory"),
+                                                 scope.dim(DIMENSIONLESS))
+    scope.extra["i"] = NameInfo(sym("i"), scope.dim(DIMENSIONLESS))
+    scope.extra["N"] = NameInfo(sympy.Integer(g.size), scope.dim(DIMENSIONLESS))
+
+    odes = []
+    for eq in eqs.diff:
+        rhs, d = eq.expr.to_sympy(scope.resolve, check_units=ua)  # type: ignore[union-attr]
+        want = scope.variables[eq.name] / SECOND if ua and eq.dim is not None else None
+        if want is not None and d is not None and d != want and rhs != 0:
+            raise eq.expr.error(  # type: ignore[union-attr]
+                f"the right-hand side of d{eq.name}/dt has dimension {d}, expected {want} "
+                f"(the unit of {eq.name} per second); give parameters with units", 0,
+                kind=UnitError)
+        odes.append(ir.ODE(eq.name, rhs, eq.text.strip()))
+    subs = {}
+    for eq in eqs.subexpressions:
+        subs[eq.name] = scope.expand(eq.name)[0]
+
+    threshold = None
+    if model._threshold is not None:
+        threshold, _ = model._threshold.to_sympy(scope.resolve, check_units=ua)
+        if not isinstance(threshold, (sympy.logic.boolalg.Boolean,
+                                      sympy.core.relational.Relational)):
+            raise model._threshold.error("the threshold must be a condition", 0,
+                                         expected="a comparison such as 'v > Vt'")
+    reset: list[Statement] = []
+    if model._reset is not None:
+        reset = model._reset.to_statements(scope.resolve, check_units=ua,
+                                           writable=_writable(variables))
+    refractory = None
+    ref_text = ""
+    if isinstance(model.refractory, str):
+        cond, _ = model._refractory_cond.to_sympy(scope.resolve, check_units=ua)  # type: ignore
+        refractory = cond if isinstance(cond, (sympy.logic.boolalg.Boolean,
+                                               sympy.core.relational.Relational)) \
+            else sympy.Ne(cond, 0)
+        ref_text = model.refractory
+    elif has_ref:
+        secs = time_to_seconds(model.refractory, f"{owner}: refractory")
+        steps = int((secs + 1e-3 * dt) / dt)
+        refractory = sympy.Lt(sym("_n") - sym("lastspike"), steps)
+        ref_text = f"{secs * 1e3:g} ms ({steps} steps)"
+    unless = tuple(eq.name for eq in eqs.diff if "unless refractory" in eq.flags)
+
+    pop = ir.Population(
+        name=g.name, size=g.size, kind="neuron", variables=variables,
+        constants=dict(scope.constants), odes=odes, subexpressions=subs, method=model.method,
+        unless_refractory=unless if has_ref else (), threshold=threshold,
+        threshold_text=model.threshold or "", reset=reset, refractory=refractory,
+        refractory_text=ref_text, time_scale=ts, model_name=model.name,
+        equations_text=eqs.text)
+    _apply_init(pop, scope, g.init, owner, ua, rng, dt_m)
+    return _Lowered(pop, scope, ua)
+
+
+def _writable(variables: dict[str, ir.Variable]):  # noqa: ANN202
+    def check(name: str) -> str | None:
+        v = variables.get(name)
+        if v is None:
+            return "it is not a variable (constants, subexpressions and t are read-only)"
+        if v.kind == "internal":
+            return "it is managed by snncc"
+        if v.constant:
+            return "it is declared (constant)"
+        return None
+    return check
+
+
+def _env(scope: Scope, variables: dict[str, ir.Variable], size: int, dt_m: float
+         ) -> dict[str, object]:
+    env: dict[str, object] = dict(scope.constants)
+    for k, v in variables.items():
+        env[k] = np.broadcast_to(np.asarray(v.init, dtype=np.float64), (size,))
+    env.update(i=np.arange(size, dtype=np.float64), t=0.0, dt=dt_m, _n=0.0)
+    return env
+
+
+def _apply_init(pop: ir.Population, scope: Scope, init: dict[str, object], owner: str,
+                ua: bool, rng: np.random.Generator, dt_m: float) -> None:
+    for name, value in init.items():
+        var = pop.variables.get(name)
+        if var is None or var.kind == "internal":
+            raise UnknownNameError(f"{owner}: init= sets '{name}', which is not a variable of "
+                                   f"the model; variables: "
+                                   f"{', '.join(k for k, v in pop.variables.items() if v.kind != 'internal')}")
+        if isinstance(value, str):
+            e = Expression(value, where=f"{owner} init of '{name}'")
+            expr, d = e.to_sympy(scope.resolve, check_units=ua)
+            if ua and var.dim is not None and d is not None and d != var.dim and expr != 0:
+                raise UnitError(f"{owner}: the initial value of '{name}' has dimension {d}, "
+                                f"expected {var.dim}")
+            var.init = evaluate(expr, _env(scope, pop.variables, pop.size, dt_m), pop.size,
+                                rng, f"{owner} init of '{name}'")
+        else:
+            check_param_value(owner, name, value, var.dim, ua)
+            var.init = value_array(owner, name, value, pop.size)
+
+
+# ------------------------------------------------------------------ spike sources
+def _lower_poisson(g: PoissonGroup, dt: float) -> _Lowered:
+    owner = f"PoissonGroup '{g.name}'"
+    scope = Scope(owner, unit_aware=True, time_scale=1.0)
+    scope.extra["i"] = NameInfo(sym("i"), DIMENSIONLESS)
+    scope.extra["N"] = NameInfo(sympy.Integer(g.size), DIMENSIONLESS)
+    variables: dict[str, ir.Variable] = {}
+    if isinstance(g.rates, str):
+        e = Expression(g.rates, where=f"{owner} rates")
+        rates, d = e.to_sympy(scope.resolve, check_units=True)
+        if d is not None and d != HZ and not d.is_dimensionless:
+            raise e.error(f"rates must be in Hz, got {d}", 0, kind=UnitError)
+    else:
+        from snncc.units import get_value
+
+        arr = np.asarray(get_value(g.rates), dtype=np.float64)
+        if arr.ndim == 0:
+            rates = sympy.Float(float(arr))
+        else:
+            variables["rates"] = ir.Variable("rates", HZ, "param", init=arr)
+            scope.add_variable("rates", HZ)
+            rates = sym("rates")
+    pop = ir.Population(name=g.name, size=g.size, kind="poisson", variables=variables,
+                        rates=rates, model_name="poisson")
+    return _Lowered(pop, scope, True)
+
+
+def _lower_generator(g: SpikeGeneratorGroup, dt: float) -> _Lowered:
+    steps = np.round(g.times / dt).astype(np.int64)
+    order = np.lexsort((g.indices, steps))
+    steps, idx = steps[order], g.indices[order]
+    if steps.size > 1:
+        dup = (np.diff(steps) == 0) & (np.diff(idx) == 0)
+        if dup.any():
+            k = int(np.nonzero(dup)[0][0])
+            raise ParameterError(f"SpikeGeneratorGroup '{g.name}': neuron {idx[k]} spikes "
+                                 f"twice in time step {steps[k]} (dt = {dt * 1e3:g} ms)")
+    pop = ir.Population(name=g.name, size=g.size, kind="generator", spike_steps=steps,
+                        spike_indices=idx, model_name="generator")
+    scope = Scope(f"SpikeGeneratorGroup '{g.name}'", unit_aware=True, time_scale=1.0)
+    return _Lowered(pop, scope, True)
+
+
+# ------------------------------------------------------------------- connections
+def _side_names(scope: Scope, side: _Lowered, suffix: str, bare: bool) -> None:
+    """Make the variables of the pre/post population visible as ``x_pre`` / ``x_post``
+    (and bare ``x`` for the postsynaptic side)."""
+    for k, v in side.pop.variables.items():
+        dim = v.dim if side.unit_aware else None
+        sname = f"{k}_{suffix}"
+        expr = sym(sname)
+        if k == "lastspike":
+            continue
+        scope.extra[sname] = NameInfo(expr, dim)
+        if bare and k not in scope.extra:
+            scope.extra[k] = NameInfo(expr, dim)
+    for k, value in side.pop.constants.items():
+        info = NameInfo(sympy.Float(value), side.scope.const_dims.get(k))
+        scope.extra.setdefault(f"{k}_{suffix}", info)
+
+
+def _lower_connection(c: Connection, lowered: dict[str, _Lowered], dt: float,
+                      rng: np.random.Generator) -> ir.Projection:
+    owner = f"Connection '{c.name}'"
+    pre_g, a0, a1 = split_group(c.pre)
+    post_g, b0, b1 = split_group(c.post)
+    pre = _member(pre_g, lowered, owner)
+    post = _member(post_g, lowered, owner)
+    model: SynapseModel = c.model
+    eqs = model.equations
+    params = {**model.params, **c.params}
+    ua = post.unit_aware or pre.unit_aware or is_unit_aware(eqs, params, c.init)
+    ts = post.pop.time_scale if post.pop.kind == "neuron" else pre.pop.time_scale
+    scope = Scope(owner, unit_aware=ua, time_scale=ts)
+    n_pre, n_post = a1 - a0, b1 - b0
+
+    # connectivity
+    i, j = _pairs(c, n_pre, n_post, rng, owner, scope)
+    S = int(i.shape[0])
+    variables: dict[str, ir.Variable] = {}
+    for eq in eqs.parameters:
+        value = params.get(eq.name, 0.0)
+        check_param_value(owner, eq.name, value, eq.dim, ua)
+        if "shared" in eq.flags:
+            scope.add_constant(eq.name, float(np.asarray(value_array(owner, eq.name, value, 1)
+                                                         ).reshape(-1)[0]))
+            scope.const_dims[eq.name] = scope.dim(eq.dim)
+            continue
+        scope.add_variable(eq.name, eq.dim)
+        variables[eq.name] = ir.Variable(eq.name, scope.dim(eq.dim), "param",
+                                         init=value_array(owner, eq.name, value, S),
+                                         constant="constant" in eq.flags)
+    if eqs.diff or eqs.subexpressions:
+        bad = (eqs.diff + eqs.subexpressions)[0]
+        raise ModelError(f"{owner}: synaptic differential equations and subexpressions "
+                         f"('{bad.name}', line {bad.line}) are not supported by this "
+                         "version; keep per-synapse parameters (e.g. 'w : volt') in the "
+                         "synapse model and put dynamics in the neuron model")
+    for name, value in params.items():
+        if name in eqs.equations:
+            continue
+        arr = value_array(owner, name, value, S)
+        if isinstance(arr, np.ndarray):
+            scope.add_variable(name, get_dimension(value))
+            variables[name] = ir.Variable(name, scope.dim(get_dimension(value)), "param",
+                                          init=arr)
+        else:
+            scope.add_constant(name, arr)
+            scope.const_dims[name] = scope.dim(get_dimension(value))
+    scope.extra["i"] = NameInfo(sym("i"), scope.dim(DIMENSIONLESS))
+    scope.extra["j"] = NameInfo(sym("j"), scope.dim(DIMENSIONLESS))
+    env = dict(scope.constants)
+    env.update(i=i.astype(np.float64), j=j.astype(np.float64), N_pre=float(n_pre),
+               N_post=float(n_post))
+    if c.weight is not None:
+        if "w" not in variables:
+            d = None
+            if isinstance(c.weight, str):
+                e = Expression(c.weight, where=f"{owner} weight")
+                _, d = e.to_sympy(scope.resolve, check_units=ua)
+            else:
+                d = get_dimension(c.weight)
+            scope.add_variable("w", d)
+            variables["w"] = ir.Variable("w", scope.dim(d), "param", init=0.0)
+        c.init = {"w": c.weight, **c.init}
+    for name, value in c.init.items():
+        var = variables.get(name)
+        if var is None:
+            raise UnknownNameError(f"{owner}: init= sets '{name}', which is not a synaptic "
+                                   f"variable; declare it in the synapse model (e.g. "
+                                   f"'{name} : volt')")
+        if isinstance(value, str):
+            e = Expression(value, where=f"{owner} init of '{name}'")
+            expr, d = e.to_sympy(scope.resolve, check_units=ua)
+            if ua and var.dim is not None and d is not None and d != var.dim and expr != 0:
+                raise UnitError(f"{owner}: the initial value of '{name}' has dimension {d}, "
+                                f"expected {var.dim}")
+            var.init = evaluate(expr, env, S, rng, f"{owner} init of '{name}'")
+        else:
+            check_param_value(owner, name, value, var.dim, ua)
+            var.init = value_array(owner, name, value, S)
+        env[name] = np.broadcast_to(np.asarray(var.init, dtype=np.float64), (S,))
+    delay = _delays(c, S, env, dt, rng, owner, scope, ua)
+
+    # event code: synaptic variables, then x_pre / x_post, bare names -> post
+    _side_names(scope, post, "post", bare=True)
+    _side_names(scope, pre, "pre", bare=False)
+    syn_vars = set(variables)
+    writable = _syn_writable(variables, pre, post)
+    on_pre = on_post = []
+    if model._on_pre is not None:
+        if not pre.pop.has_spikes:
+            raise NetworkError(f"{owner}: on_pre code, but the presynaptic group "
+                               f"'{pre.pop.name}' never spikes (its model has no threshold)")
+        on_pre = _qualify(model._on_pre.to_statements(scope.resolve, check_units=ua,
+                                                      writable=writable), syn_vars)
+    if model._on_post is not None:
+        if not post.pop.has_spikes:
+            raise NetworkError(f"{owner}: on_post code, but the postsynaptic group "
+                               f"'{post.pop.name}' never spikes (its model has no threshold)")
+        on_post = _qualify(model._on_post.to_statements(scope.resolve, check_units=ua,
+                                                        writable=writable), syn_vars)
+    return ir.Projection(
+        name=c.name, pre=pre.pop.name, post=post.pop.name, i=i + a0, j=j + b0,
+        variables=variables, constants=dict(scope.constants), on_pre=on_pre, on_post=on_post,
+        on_pre_text=model.on_pre or "", on_post_text=model.on_post or "", delay=delay,
+        time_scale=ts)
+
+
+def _syn_writable(variables: dict[str, ir.Variable], pre: _Lowered, post: _Lowered):  # noqa
+    def check(name: str) -> str | None:
+        if name in variables:
+            return "it is declared (constant)" if variables[name].constant else None
+        for side, suffix in ((post, "_post"), (pre, "_pre")):
+            base = name[:-len(suffix)] if name.endswith(suffix) else None
+            if side is post and base is None:
+                base = name
+            if base is not None and base in side.pop.variables:
+                v = side.pop.variables[base]
+                if v.kind == "internal":
+                    return "it is managed by snncc"
+                return "it is declared (constant)" if v.constant else None
+        return "it is not a variable (constants and units are read-only)"
+    return check
+
+
+def _qualify(statements: list[Statement], syn_vars: set[str]) -> list[Statement]:
+    out = []
+    for st in statements:
+        t = st.target
+        if t not in syn_vars and not t.endswith("_pre") and not t.endswith("_post"):
+            t = f"{t}_post"
+        out.append(Statement(t, st.op, st.expr, st.comment))
+    return out
+
+
+def _pairs(c: Connection, n_pre: int, n_post: int, rng: np.random.Generator, owner: str,
+           scope: Scope) -> tuple[np.ndarray, np.ndarray]:
+    if c.connect == "explicit":
+        return c.i.copy(), c.j.copy()  # type: ignore[union-attr]
+    if c.connect == "one_to_one":
+        return conn.pairs_one_to_one(n_pre)
+    if c.connect == "fan_in":
+        return conn.pairs_fan_in(n_pre, n_post, int(c.fan_in), rng)  # type: ignore[arg-type]
+    condition = None
+    if c.condition is not None:
+        cs = Scope(owner, unit_aware=False, time_scale=scope.time_scale)
+        for k in ("i", "j"):
+            cs.extra[k] = NameInfo(sym(k), None)
+        cs.extra["N_pre"] = NameInfo(sympy.Integer(n_pre), None)
+        cs.extra["N_post"] = NameInfo(sympy.Integer(n_post), None)
+        e = Expression(c.condition, where=f"{owner} condition")
+        expr, _ = e.to_sympy(cs.resolve, check_units=False)
+        bad = [s.name for s in expr.free_symbols if s.name not in ("i", "j")]
+        if bad:
+            raise UnknownNameError(f"{owner}: the condition may use i, j, N_pre, N_post and "
+                                   f"numbers; unknown {', '.join(sorted(bad))}")
+        fn = sympy.lambdify([sym("i"), sym("j")], expr, modules="numpy")
+        condition = lambda ii, jj: np.asarray(fn(ii, jj), dtype=bool)  # noqa: E731
+    return conn.pairs_full(n_pre, n_post, rng, p=c.p, condition=condition)
+
+
+def _delays(c: Connection, S: int, env: dict, dt: float, rng: np.random.Generator,
+            owner: str, scope: Scope, ua: bool) -> np.ndarray:
+    """Per-synapse delays in steps (a single value when homogeneous)."""
+    d = c.delay
+    if d is None:
+        return np.zeros(1, dtype=np.int64)
+    if isinstance(d, str):
+        e = Expression(d, where=f"{owner} delay")
+        ds = Scope(owner, unit_aware=True, time_scale=1.0)
+        ds.constants = dict(scope.constants)
+        ds.const_dims = dict(scope.const_dims)
+        ds.extra["i"] = NameInfo(sym("i"), DIMENSIONLESS)
+        ds.extra["j"] = NameInfo(sym("j"), DIMENSIONLESS)
+        expr, dim = e.to_sympy(ds.resolve, check_units=True)
+        if dim is not None and dim != SECOND:
+            raise UnitError(f"{owner}: delay must be a time such as '2*ms', got dimension "
+                            f"{dim}")
+        secs = evaluate(expr, env, S, rng, f"{owner} delay")
+    elif isinstance(d, Quantity):
+        if get_dimension(d) != SECOND:
+            raise UnitError(f"{owner}: delay must be a time such as 2*ms, got {d}")
+        secs = np.atleast_1d(np.asarray(d.value, dtype=np.float64))
+    else:
+        secs = np.atleast_1d(np.asarray(d, dtype=np.float64)) * 1e-3  # bare numbers: ms
+    if secs.ndim != 1 or (secs.size != 1 and secs.shape != (S,)):
+        raise ShapeError(f"{owner}: delay has shape {secs.shape}; expected one value or "
+                         f"one per synapse ({S},)")
+    if np.any(secs < 0) or not np.all(np.isfinite(secs)):
+        raise ParameterError(f"{owner}: delays must be finite and >= 0")
+    steps = np.round(secs / dt).astype(np.int64)
+    if steps.size > 1 and np.all(steps == steps[0]):
+        steps = steps[:1]
+    return steps
+
+
+# ---------------------------------------------------------------------- monitors
+def _lower_monitor(m: SpikeMonitor | StateMonitor | PopulationRateMonitor,
+                   lowered: dict[str, _Lowered]) -> ir.Monitor:
+    owner = f"{type(m).__name__} '{m.name}'"
+    target = _member(m.group, lowered, owner)
+    if isinstance(m, SpikeMonitor):
+        if not target.pop.has_spikes:
+            raise NetworkError(f"{owner}: group '{target.pop.name}' never spikes (no "
+                               "threshold)")
+        return ir.Monitor(m.name, "spike", target.pop.name)
+    if isinstance(m, PopulationRateMonitor):
+        if not target.pop.has_spikes:
+            raise NetworkError(f"{owner}: group '{target.pop.name}' never spikes (no "
+                               "threshold)")
+        return ir.Monitor(m.name, "rate", target.pop.name,
+                          record=np.array([m.start, m.stop], dtype=np.int64))
+    known = [k for k, v in target.pop.variables.items() if v.kind != "internal"]
+    known += list(target.pop.subexpressions)
+    for v in m.variables:
+        if v not in known:
+            raise UnknownNameError(f"{owner}: group '{target.pop.name}' has no variable "
+                                   f"'{v}'; it has {', '.join(known) or 'none'}")
+    return ir.Monitor(m.name, "state", target.pop.name, variables=m.variables,
+                      record=m.record + m.start)

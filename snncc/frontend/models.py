@@ -1,0 +1,264 @@
+"""Neuron and synapse models: equations plus event code, with default parameters.
+
+A model is a reusable description; a :class:`~snncc.NeuronGroup` or
+:class:`~snncc.Connection` instantiates it with sizes, parameter overrides and initial
+values. Checking a model (names, units) happens when it is instantiated, because only
+then are all parameter values known.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import numpy as np
+import sympy
+
+from snncc.errors import ModelError, ParameterError, UnitError
+from snncc.frontend.equations import Equations
+from snncc.frontend.expressions import Expression, NameInfo, StatementBlock, sym
+from snncc.units import (
+    DIMENSIONLESS,
+    Dimension,
+    Quantity,
+    get_dimension,
+    get_value,
+    time_to_seconds,
+    unit_namespace,
+)
+
+SECOND = Dimension(s=1)
+NOISE_DIM = Dimension(s=Fraction(-1, 2))  # white noise xi: second**-0.5
+_UNITS = unit_namespace()
+
+
+def _is_noise(name: str) -> bool:
+    return name == "xi" or name.startswith("xi_")
+
+
+@dataclass
+class NeuronModel:
+    """A neuron model written as equations.
+
+    Args:
+        equations: Brian2-style equations (see :mod:`snncc.frontend.equations`).
+        threshold: spike condition, e.g. ``"v > Vt"``.
+        reset: statements run for neurons that spiked, e.g. ``"v = Vr"``.
+        refractory: a time (``5*ms``; a bare number means ms) or a condition string that
+            is true while the neuron is refractory.
+        params: default values of the constants the equations use (numbers, Quantities,
+            or arrays of one value per neuron).
+        method: force an integration method (``exact``, ``exponential_euler``,
+            ``euler``, ``rk2``, ``rk4``, ``heun``); default: automatic.
+        name: a name shown in errors and in generated code.
+        doc: a description with the model's source.
+    """
+
+    equations: str | Equations
+    threshold: str | None = None
+    reset: str | None = None
+    refractory: float | Quantity | str | None = None
+    params: Mapping[str, object] = field(default_factory=dict)
+    method: str | None = None
+    name: str = "model"
+    doc: str = ""
+
+    def __post_init__(self) -> None:
+        where = f"model '{self.name}'"
+        self.equations = Equations(self.equations, where=f"{where} equations")
+        self.params = dict(self.params or {})
+        self._threshold = (Expression(self.threshold, where=f"{where} threshold")
+                           if self.threshold else None)
+        self._reset = StatementBlock(self.reset, where=f"{where} reset") if self.reset else None
+        self._refractory_cond = None
+        if isinstance(self.refractory, str):
+            self._refractory_cond = Expression(self.refractory, where=f"{where} refractory")
+        elif self.refractory is not None:
+            secs = time_to_seconds(self.refractory, f"{where}: refractory")
+            if secs < 0:
+                raise ParameterError(f"{where}: refractory must be >= 0, got "
+                                     f"{self.refractory}")
+
+    def with_params(self, **params: object) -> NeuronModel:
+        """A copy with some default parameters changed."""
+        merged = {**self.params, **params}
+        return NeuronModel(self.equations.text, self.threshold, self.reset, self.refractory,
+                           merged, self.method, self.name, self.doc)
+
+    def __repr__(self) -> str:
+        return f"NeuronModel({self.name!r})"
+
+
+@dataclass
+class SynapseModel:
+    """A synapse model: per-synapse variables and the code run on spikes.
+
+    Args:
+        equations: per-synapse parameters (``w : volt``) and ``(event-driven)`` or
+            ``(clock-driven)`` differential equations.
+        on_pre: statements run when a presynaptic spike arrives, e.g. ``"ge += w"``;
+            unsuffixed names that are not synaptic variables refer to the postsynaptic
+            neuron; ``x_pre`` / ``x_post`` name either side explicitly.
+        on_post: statements run when the postsynaptic neuron spikes.
+        delay: default transmission delay (a time; a bare number means ms).
+        params: default values of the constants the code uses.
+    """
+
+    equations: str | Equations = ""
+    on_pre: str | None = None
+    on_post: str | None = None
+    delay: float | Quantity | None = None
+    params: Mapping[str, object] = field(default_factory=dict)
+    method: str | None = None
+    name: str = "synapse"
+    doc: str = ""
+
+    def __post_init__(self) -> None:
+        where = f"synapse model '{self.name}'"
+        self.equations = Equations(self.equations or "", where=f"{where} equations")
+        self.params = dict(self.params or {})
+        self._on_pre = StatementBlock(self.on_pre, where=f"{where} on_pre") if self.on_pre \
+            else None
+        self._on_post = (StatementBlock(self.on_post, where=f"{where} on_post")
+                         if self.on_post else None)
+        if self.delay is not None:
+            d = time_to_seconds(self.delay, f"{where}: delay")
+            if d < 0:
+                raise ParameterError(f"{where}: delay must be >= 0, got {self.delay}")
+        for eq in self.equations.diff:
+            if "clock-driven" not in eq.flags and "event-driven" not in eq.flags:
+                raise ModelError(f"{where}: differential equation for '{eq.name}' (line "
+                                 f"{eq.line}) needs a flag: (event-driven) or (clock-driven)")
+
+    def __repr__(self) -> str:
+        return f"SynapseModel({self.name!r})"
+
+
+# ---------------------------------------------------------------------------- scopes
+def check_param_value(owner: str, name: str, value: object, declared: Dimension | None,
+                      unit_aware: bool) -> None:
+    """Raise a UnitError if ``value`` does not have the declared dimension."""
+    if not unit_aware or declared is None:
+        return
+    d = get_dimension(value)
+    if d != declared:
+        if d.is_dimensionless and not isinstance(value, Quantity):
+            raise UnitError(f"{owner}: parameter '{name}' has dimension {declared} but was "
+                            f"given the plain number {value!r}; give it with units, "
+                            f"e.g. {value!r}*{_example_unit(declared)}")
+        raise UnitError(f"{owner}: parameter '{name}' must have dimension {declared}, "
+                        f"got {value}")
+
+
+def _example_unit(d: Dimension) -> str:
+    for name in ("mV", "ms", "nA", "nS", "pF", "Hz", "Mohm", "volt", "second", "amp"):
+        if _UNITS[name].dim == d:
+            return name
+    return str(d)
+
+
+class Scope:
+    """Resolves the names of one model instance to symbols, numbers and dimensions.
+
+    ``variables`` maps a variable name to its dimension; ``constants`` holds shared
+    parameter values (SI), to be folded by the ``specialize`` pass; ``subexpressions``
+    are expanded where used. ``unit_aware`` switches dimension checking on.
+    """
+
+    def __init__(self, owner: str, *, unit_aware: bool, time_scale: float) -> None:
+        self.owner = owner
+        self.unit_aware = unit_aware
+        self.time_scale = time_scale
+        self.variables: dict[str, Dimension | None] = {}
+        self.symbols: dict[str, sympy.Expr] = {}
+        self.constants: dict[str, float] = {}
+        self.const_dims: dict[str, Dimension | None] = {}
+        self.subexpressions: dict[str, Expression] = {}
+        self.sub_dims: dict[str, Dimension | None] = {}
+        self._sub_cache: dict[str, tuple[sympy.Expr, Dimension | None]] = {}
+        self._expanding: list[str] = []
+        self.extra: dict[str, NameInfo] = {}
+
+    def dim(self, d: Dimension | None) -> Dimension | None:
+        return d if self.unit_aware else None
+
+    def add_variable(self, name: str, dim: Dimension | None,
+                     symbol: sympy.Expr | None = None) -> None:
+        self.variables[name] = self.dim(dim)
+        self.symbols[name] = symbol if symbol is not None else sym(name)
+
+    def add_constant(self, name: str, value: float) -> None:
+        self.constants[name] = float(value)
+
+    def resolve(self, name: str) -> NameInfo | None:
+        if name in self.extra:
+            return self.extra[name]
+        if name in self.variables:
+            return NameInfo(self.symbols[name], self.variables[name])
+        if name in self.subexpressions:
+            expr, d = self.expand(name)
+            return NameInfo(expr, d)
+        if name in self.constants:
+            return NameInfo(sym(name), self.const_dims.get(name))
+        if name == "t":
+            return NameInfo(sym("t"), self.dim(SECOND))
+        if name == "dt":
+            return NameInfo(sym("dt"), self.dim(SECOND))
+        if _is_noise(name):
+            return NameInfo(sym(name), self.dim(NOISE_DIM))
+        if name in _UNITS and self.unit_aware:
+            u = _UNITS[name]
+            return NameInfo(sympy.Float(get_value(u)), u.dim)
+        return None
+
+    def expand(self, name: str) -> tuple[sympy.Expr, Dimension | None]:
+        if name in self._sub_cache:
+            return self._sub_cache[name]
+        if name in self._expanding:
+            cycle = " -> ".join([*self._expanding, name])
+            raise ModelError(f"{self.owner}: subexpressions refer to each other in a cycle: "
+                             f"{cycle}")
+        self._expanding.append(name)
+        try:
+            e = self.subexpressions[name]
+            expr, d = e.to_sympy(self.resolve, check_units=self.unit_aware)
+            declared = self.sub_dims.get(name)
+            if self.unit_aware and declared is not None and d is not None and d != declared \
+                    and expr != 0:
+                raise e.error(f"subexpression '{name}' is declared as {declared} but its "
+                              f"expression has dimension {d}", 0, kind=UnitError)
+        finally:
+            self._expanding.pop()
+        self._sub_cache[name] = (expr, d)
+        return expr, d
+
+
+def is_unit_aware(equations: Equations, *param_sets: Mapping[str, object]) -> bool:
+    """A model is unit-aware if any line has a non-trivial unit or any parameter value
+    carries a dimension; otherwise it is unitless (times in ms)."""
+    if any(e.dim is not None and not e.dim.is_dimensionless
+           for e in equations.equations.values()):
+        return True
+    for params in param_sets:
+        for v in params.values():
+            if isinstance(v, Quantity) and not get_dimension(v).is_dimensionless:
+                return True
+    return False
+
+
+def value_array(owner: str, name: str, value: object, size: int) -> float | np.ndarray:
+    """A parameter value as a float or a float64 array of ``size`` values."""
+    v = get_value(value)
+    arr = np.asarray(v, dtype=np.float64)
+    if arr.ndim == 0:
+        return float(arr)
+    if arr.shape != (size,):
+        from snncc.errors import ShapeError
+        raise ShapeError(f"{owner}: '{name}' has shape {arr.shape}, expected a single value "
+                         f"or one value per element, shape ({size},)")
+    return arr
+
+
+__all__ = ["DIMENSIONLESS", "NeuronModel", "Scope", "SynapseModel", "check_param_value",
+           "is_unit_aware", "value_array"]

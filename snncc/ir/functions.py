@@ -1,0 +1,84 @@
+"""Sympy function classes that stand for snncc's non-elementary functions.
+
+Every printer (one per target) knows how to print these. Random draws carry a unique
+integer id as their argument so that two draws are never merged by CSE.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import sympy
+
+_ids = itertools.count()
+
+
+class rand(sympy.Function):
+    """Uniform random number in [0, 1), one per neuron (or synapse) and call."""
+
+    nargs = 1
+    is_real = True
+
+    @classmethod
+    def new(cls) -> sympy.Expr:
+        return cls(sympy.Integer(next(_ids)))
+
+
+class randn(sympy.Function):
+    """Standard normal random number, one per neuron (or synapse) and call."""
+
+    nargs = 1
+    is_real = True
+
+    @classmethod
+    def new(cls) -> sympy.Expr:
+        return cls(sympy.Integer(next(_ids)))
+
+
+class clip(sympy.Function):
+    """``clip(x, low, high)``: x limited to [low, high]."""
+
+    nargs = 3
+    is_real = True
+
+    @classmethod
+    def eval(cls, x, lo, hi):  # noqa: ANN001, ANN206 - sympy protocol
+        if x.is_number and lo.is_number and hi.is_number:
+            return sympy.Min(sympy.Max(x, lo), hi)
+        return None
+
+    def fdiff(self, argindex: int = 1) -> sympy.Expr:
+        x, lo, hi = self.args
+        inside = sympy.Piecewise((1, sympy.And(x > lo, x < hi)), (0, True))
+        if argindex == 1:
+            return inside
+        if argindex == 2:
+            return sympy.Piecewise((1, x <= lo), (0, True))
+        return sympy.Piecewise((1, x >= hi), (0, True))
+
+
+def is_random(expr: sympy.Expr) -> bool:
+    """True if ``expr`` contains a random draw."""
+    return bool(expr.atoms(rand, randn))
+
+
+class exprel(sympy.Function):
+    """``exprel(x) = (exp(x) - 1)/x`` with ``exprel(0) = 1`` (numerically safe)."""
+
+    nargs = 1
+    is_real = True
+
+    @classmethod
+    def eval(cls, x):  # noqa: ANN001, ANN206 - sympy protocol
+        if x.is_zero:
+            return sympy.Integer(1)
+        if x.is_Number:
+            return (sympy.exp(x) - 1) / x
+        return None
+
+    def fdiff(self, argindex: int = 1) -> sympy.Expr:
+        x = self.args[0]
+        return (sympy.exp(x) * x - sympy.exp(x) + 1) / x**2
+
+    def _eval_rewrite_as_exp(self, x, **kwargs):  # noqa: ANN001, ANN202
+        return (sympy.exp(x) - 1) / x

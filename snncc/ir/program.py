@@ -1,0 +1,181 @@
+"""The IR: plain dataclasses describing what one simulation step computes.
+
+No behaviour beyond validation and printing. Expressions are sympy; names inside them
+are symbols of the owning object's variables (synapse code uses ``x_pre`` / ``x_post``
+for the variables of the pre- and postsynaptic population). Values are in SI units for
+unit-aware models and in the model's own units (times in ms) for unitless ones; each
+population records its ``time_scale`` (model time units per second).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import sympy
+
+from snncc.ir.statements import Statement
+from snncc.units import Dimension
+
+VAR_KINDS = ("state", "param", "shared", "internal")
+
+
+@dataclass
+class Variable:
+    """A typed variable of a population (one value per neuron) or a projection (one per
+    synapse). ``kind``: ``state`` (has an ODE), ``param`` (per-element value),
+    ``shared`` (one value, not folded), ``internal`` (lastspike, refractory flag).
+    ``init`` is a number, an array, or a sympy expression evaluated at build time."""
+
+    name: str
+    dim: Dimension | None
+    kind: str = "param"
+    dtype: str = "float"  # float | int | bool
+    init: object = 0.0
+    constant: bool = False
+
+    def __post_init__(self) -> None:
+        if self.kind not in VAR_KINDS:
+            raise ValueError(f"unknown variable kind {self.kind!r}")
+
+
+@dataclass
+class ODE:
+    """``d name/dt = rhs`` (subexpressions substituted); ``text`` is the source line."""
+
+    name: str
+    rhs: sympy.Expr
+    text: str
+
+
+@dataclass
+class Population:
+    """A group of neurons (or a spike source) with its per-step code."""
+
+    name: str
+    size: int
+    kind: str = "neuron"  # neuron | poisson | generator
+    variables: dict[str, Variable] = field(default_factory=dict)
+    constants: dict[str, float] = field(default_factory=dict)
+    odes: list[ODE] = field(default_factory=list)
+    subexpressions: dict[str, sympy.Expr] = field(default_factory=dict)
+    method: str | None = None
+    method_used: str | None = None
+    update: list[Statement] = field(default_factory=list)
+    unless_refractory: tuple[str, ...] = ()
+    threshold: sympy.Expr | None = None
+    threshold_text: str = ""
+    reset: list[Statement] = field(default_factory=list)
+    refractory: sympy.Expr | None = None  # a boolean "is refractory" condition
+    refractory_text: str = ""
+    time_scale: float = 1.0
+    # spike sources
+    rates: sympy.Expr | None = None  # poisson: rate expression (per model time unit)
+    spike_steps: np.ndarray | None = None  # generator: step of each spike (sorted)
+    spike_indices: np.ndarray | None = None
+    model_name: str = ""
+    equations_text: str = ""
+    removed: tuple[str, ...] = ()  # state variables removed as dead by ``prune``
+
+    @property
+    def has_spikes(self) -> bool:
+        return self.kind != "neuron" or self.threshold is not None
+
+    def with_(self, **changes: object) -> Population:
+        return replace(self, **changes)
+
+
+@dataclass
+class Projection:
+    """Synapses from ``pre`` to ``post``: explicit pairs, per-synapse variables and the
+    event code run when a presynaptic (``on_pre``) or postsynaptic (``on_post``) spike
+    arrives. ``delay`` holds per-synapse delays in steps (one value if homogeneous)."""
+
+    name: str
+    pre: str
+    post: str
+    i: np.ndarray
+    j: np.ndarray
+    variables: dict[str, Variable] = field(default_factory=dict)
+    constants: dict[str, float] = field(default_factory=dict)
+    on_pre: list[Statement] = field(default_factory=list)
+    on_post: list[Statement] = field(default_factory=list)
+    on_pre_text: str = ""
+    on_post_text: str = ""
+    delay: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
+    post_delay: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
+    time_scale: float = 1.0
+
+    @property
+    def n_synapses(self) -> int:
+        return int(self.i.shape[0])
+
+    def with_(self, **changes: object) -> Projection:
+        return replace(self, **changes)
+
+
+@dataclass
+class Monitor:
+    """A recording: ``spike`` (indices and steps), ``state`` (variables of chosen
+    elements each step), ``rate`` (population rate each step)."""
+
+    name: str
+    kind: str
+    target: str
+    variables: tuple[str, ...] = ()
+    record: np.ndarray | None = None
+    every: int = 1
+
+
+@dataclass
+class Program:
+    """The whole network: populations, projections, monitors, step size and seed."""
+
+    dt: float  # seconds
+    populations: dict[str, Population]
+    projections: dict[str, Projection] = field(default_factory=dict)
+    monitors: dict[str, Monitor] = field(default_factory=dict)
+    seed: int | None = None
+    batch: int = 1
+    passes: list[str] = field(default_factory=list)
+
+    def with_(self, **changes: object) -> Program:
+        return replace(self, **changes)
+
+    def describe(self) -> str:
+        """A readable summary: populations, state, integrators, projections."""
+        lines = [f"Program: dt = {self.dt * 1e3:g} ms, batch = {self.batch}, "
+                 f"seed = {self.seed}"]
+        for p in self.populations.values():
+            lines.append(f"  population {p.name} ({p.kind}, {p.size} neurons"
+                         + (f", model {p.model_name}" if p.model_name else "") + ")")
+            for v in p.variables.values():
+                dim = str(v.dim) if v.dim is not None else "unitless"
+                lines.append(f"    {v.kind:8s} {v.name} : {dim}")
+            if p.odes:
+                lines.append(f"    integrator: {p.method_used or p.method or 'auto'}")
+            if p.threshold is not None:
+                lines.append(f"    threshold: {p.threshold_text}")
+            if p.reset:
+                lines.append("    reset: " + "; ".join(s.comment or str(s) for s in p.reset))
+            if p.refractory is not None:
+                lines.append(f"    refractory: {p.refractory_text}")
+            if p.removed:
+                lines.append(f"    removed (affects nothing observable): "
+                             f"{', '.join(p.removed)}")
+        for pr in self.projections.values():
+            d = np.unique(pr.delay)
+            dtext = (f"{int(d[0])} steps" if d.size == 1 else f"{d.size} distinct delays "
+                     f"({int(d.min())}-{int(d.max())} steps)")
+            lines.append(f"  projection {pr.name}: {pr.pre} -> {pr.post}, {pr.n_synapses} "
+                         f"synapses, delay {dtext}")
+            if pr.on_pre_text:
+                lines.append(f"    on_pre: {pr.on_pre_text.strip()}")
+            if pr.on_post_text:
+                lines.append(f"    on_post: {pr.on_post_text.strip()}")
+        for m in self.monitors.values():
+            lines.append(f"  monitor {m.name}: {m.kind} of {m.target}"
+                         + (f" {', '.join(m.variables)}" if m.variables else ""))
+        if self.passes:
+            lines.append("  passes: " + " -> ".join(self.passes))
+        return "\n".join(lines)

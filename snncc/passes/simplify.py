@@ -1,0 +1,93 @@
+"""simplify: common-subexpression elimination and dead-state elimination.
+
+* CSE: repeated subexpressions of a population's update are computed once, into
+  temporaries ``_cse0, _cse1, ...`` (sympy's ``cse``).
+* Dead state: a state variable that influences nothing observable (spikes, resets,
+  refractoriness, monitors, synapses, or another live variable) is not updated and not
+  stored. It is listed in ``Population.removed`` and reported by ``describe()``.
+"""
+
+from __future__ import annotations
+
+import sympy
+
+from snncc.ir import program as ir
+from snncc.ir.statements import Statement
+
+
+def _names(e: sympy.Expr | None) -> set[str]:
+    if e is None:
+        return set()
+    return {s.name for s in e.free_symbols}
+
+
+def live_variables(p: ir.Population, program: ir.Program) -> set[str]:
+    """Variables of ``p`` whose values matter to something observable."""
+    roots: set[str] = set()
+    roots |= _names(p.threshold) | _names(p.refractory) | _names(p.rates)
+    for st in p.reset:
+        roots |= _names(st.expr)
+    for m in program.monitors.values():
+        if m.target == p.name:
+            for v in m.variables:
+                roots |= {v} | _names(p.subexpressions.get(v))
+    for pr in program.projections.values():
+        for st in [*pr.on_pre, *pr.on_post]:
+            names = _names(st.expr) | {st.target}
+            if pr.post == p.name:
+                roots |= {n[:-5] for n in names if n.endswith("_post")}
+            if pr.pre == p.name:
+                roots |= {n[:-4] for n in names if n.endswith("_pre")}
+    deps: dict[str, set[str]] = {}
+    for o in p.odes:
+        deps[o.name] = _names(o.rhs)
+    live = set()
+    stack = [r for r in roots]
+    while stack:
+        v = stack.pop()
+        if v in live:
+            continue
+        live.add(v)
+        stack.extend(deps.get(v, ()))
+    return live
+
+
+def eliminate_dead_state(p: ir.Population, program: ir.Program) -> ir.Population:
+    """Drop the ODEs (and resets) of state variables nothing observable depends on."""
+    if p.kind != "neuron" or not p.odes:
+        return p
+    live = live_variables(p, program)
+    dead = [o.name for o in p.odes if o.name not in live]
+    if not dead:
+        return p
+    return p.with_(
+        odes=[o for o in p.odes if o.name not in dead],
+        variables={k: v for k, v in p.variables.items() if k not in dead},
+        reset=[s for s in p.reset if s.target not in dead],
+        unless_refractory=tuple(v for v in p.unless_refractory if v not in dead),
+        removed=(*p.removed, *dead))
+
+
+def cse_statements(statements: list[Statement], prefix: str = "_cse") -> list[Statement]:
+    """The same computation with repeated subexpressions hoisted into temporaries."""
+    if len(statements) == 0:
+        return statements
+    exprs = [s.expr for s in statements]
+    symbols = sympy.numbered_symbols(prefix, real=True)
+    replacements, reduced = sympy.cse(exprs, symbols=symbols, optimizations=None)
+    out = [Statement(sym.name, "=", e, "common subexpression") for sym, e in replacements]
+    out += [Statement(s.target, s.op, r, s.comment) for s, r in zip(statements, reduced)]
+    return out
+
+
+def prune(program: ir.Program) -> ir.Program:
+    """Dead-state elimination on every population (run before ``integrate``)."""
+    pops = {k: eliminate_dead_state(p, program) for k, p in program.populations.items()}
+    return program.with_(populations=pops, passes=[*program.passes, "prune"])
+
+
+def cse(program: ir.Program) -> ir.Program:
+    """CSE of every population's update (run after ``integrate``)."""
+    pops = {k: (p.with_(update=cse_statements(p.update)) if p.update else p)
+            for k, p in program.populations.items()}
+    return program.with_(populations=pops, passes=[*program.passes, "cse"])

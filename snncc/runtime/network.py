@@ -1,0 +1,267 @@
+"""CompiledNetwork: a compiled network as a ``torch.nn.Module``.
+
+State variables are buffers (``state_dict`` round-trips exactly, RNG state and step
+counter included); ``run(duration)`` continues from the current state; monitors bound
+to the network see the recorded data after each run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+import torch
+
+from snncc.errors import NetworkError, ParameterError
+from snncc.ir import program as ir
+from snncc.units import Quantity, time_to_seconds
+
+_DTYPES = {"float": None, "int": torch.int64, "bool": torch.bool}
+
+
+def _buffer_name(key: str) -> str:
+    return key.replace(".", "__")
+
+
+class CompiledNetwork(torch.nn.Module):
+    """A runnable network. Build it with ``Network.compile()``.
+
+    Attributes:
+        program: the IR after the passes (``describe()`` summarises it).
+        dt: time step in seconds.
+        t: current time in seconds.
+    """
+
+    def __init__(self, program: ir.Program, *, backend: str = "torch",
+                 device: str | torch.device | None = None, dtype: torch.dtype | None = None,
+                 monitors: dict[str, Any] | None = None, compile_seconds: float = 0.0) -> None:
+        super().__init__()
+        from snncc.backends import get_backend
+
+        self.program = program
+        self.backend_name = backend
+        self.device = torch.device(device or "cpu")
+        self.dtype = dtype or torch.float32
+        if self.dtype not in (torch.float32, torch.float64):
+            raise ParameterError(f"dtype must be torch.float32 or torch.float64, got "
+                                 f"{self.dtype}")
+        self.dt = program.dt
+        self._monitors = monitors or {}
+        t0 = time.perf_counter()
+        gen = get_backend(backend).generate(program)
+        self._source = gen.source
+        self._keys: list[str] = []
+        B = program.batch
+        for pop in program.populations.values():
+            for name, var in pop.variables.items():
+                self._add_state(f"{pop.name}.{name}", (B, pop.size), var.dtype, var.init)
+        for pr in program.projections.values():
+            for name, var in pr.variables.items():
+                self._add_state(f"{pr.name}.{name}", (B, pr.n_synapses), var.dtype, var.init)
+        for k, spec in gen.state.items():
+            self._add_state(k, spec.shape, spec.dtype, spec.init)
+        self.register_buffer("_step", torch.zeros((), dtype=torch.int64))
+        self.register_buffer("_rng_state", torch.zeros(0, dtype=torch.uint8))
+        self._arrays = {}
+        for k, arr in gen.arrays.items():
+            t = torch.as_tensor(arr)
+            t = t.to(self.dtype) if t.is_floating_point() else t
+            self._arrays[k] = t.to(self.device)
+        self._host = gen.host
+        self._gen = torch.Generator(device=self.device)
+        self._gen.manual_seed(int(program.seed or 0) + 1)
+        namespace: dict[str, Any] = {"__name__": f"snncc_generated_{id(self)}"}
+        code = compile(self._source, f"<snncc generated: {backend}>", "exec")
+        exec(code, namespace)  # noqa: S102 - our own generated source
+        self._build = namespace["build"]
+        self._step_fn = None
+        self._rec: dict[str, list] = defaultdict(list)
+        self._rec_steps: dict[str, list] = defaultdict(list)
+        self.compile_seconds = compile_seconds + (time.perf_counter() - t0)
+        self.last_run_seconds = 0.0
+        self._bind_monitors()
+
+    # --------------------------------------------------------------- building
+    @classmethod
+    def from_network(cls, net: Any, *, backend: str = "auto", device: Any = None,
+                     dtype: Any = None, batch: int = 1, method: str | None = None,
+                     **options: Any) -> CompiledNetwork:
+        from snncc.frontend.monitors import PopulationRateMonitor, SpikeMonitor, StateMonitor
+        from snncc.passes import run_passes
+
+        if options:
+            raise ParameterError(f"unknown compile option(s): {', '.join(options)}")
+        dev = torch.device(device or "cpu")
+        if backend == "auto":
+            backend = "torch"
+        t0 = time.perf_counter()
+        program = run_passes(net.lower(batch=batch), method=method)
+        mons = {o.name: o for o in net.objects
+                if isinstance(o, (SpikeMonitor, StateMonitor, PopulationRateMonitor))}
+        return cls(program, backend=backend, device=dev, dtype=dtype, monitors=mons,
+                   compile_seconds=time.perf_counter() - t0)
+
+    def _add_state(self, key: str, shape: tuple[int, ...], dtype: str, init: object) -> None:
+        tdtype = _DTYPES[dtype] or self.dtype
+        value = torch.as_tensor(np.asarray(init, dtype=np.float64))
+        t = torch.empty(shape, dtype=tdtype)
+        t.copy_(value.to(tdtype).expand(shape) if value.ndim <= len(shape) else value)
+        self.register_buffer(_buffer_name(key), t.to(self.device))
+        self._keys.append(key)
+
+    def _state(self) -> dict[str, torch.Tensor]:
+        return {k: getattr(self, _buffer_name(k)) for k in self._keys}
+
+    def _ensure_step(self) -> Any:
+        if self._step_fn is None:
+            self._step_fn = self._build(self._state(), self._arrays, self._host, self._gen,
+                                        self.device, self.dtype)
+        return self._step_fn
+
+    def _apply(self, fn: Any, recurse: bool = True) -> CompiledNetwork:  # device/dtype moves
+        out = super()._apply(fn, recurse)
+        self._step_fn = None
+        return out
+
+    # --------------------------------------------------------------- running
+    @property
+    def t(self) -> float:
+        """Current simulation time in seconds."""
+        return int(self._step) * self.dt
+
+    def run(self, duration: float | Quantity, *, report: bool = False) -> CompiledNetwork:
+        """Simulate for ``duration`` (a time; a bare number means ms), continuing from the
+        current state."""
+        secs = time_to_seconds(duration, "run duration")
+        if secs < 0:
+            raise ParameterError(f"run duration must be >= 0, got {duration}")
+        steps = int(round(secs / self.dt))
+        step = self._ensure_step()
+        n0 = int(self._step)
+        rec = self._rec
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            for n in range(n0, n0 + steps):
+                step(n, rec)
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        self.last_run_seconds = time.perf_counter() - t0
+        self._step.fill_(n0 + steps)
+        if report:
+            print(f"simulated {secs:g} s in {self.last_run_seconds:.3f} s wall")
+        self._collect(n0, n0 + steps)
+        return self
+
+    def step(self) -> CompiledNetwork:
+        """Advance by one time step."""
+        return self.run(self.dt * 1e3)
+
+    # --------------------------------------------------------------- monitors
+    def _bind_monitors(self) -> None:
+        from snncc.frontend.monitors import RateData, SpikeData, StateData
+
+        self._mon_data: dict[str, Any] = {}
+        for name, m in self.program.monitors.items():
+            pop = self.program.populations[m.target]
+            if m.kind == "spike":
+                d: Any = SpikeData(self.dt, np.zeros(0, np.int64), np.zeros(0, np.int64),
+                                   np.zeros(0, np.int64))
+            elif m.kind == "rate":
+                d = RateData(self.dt, np.zeros(0, np.int64),
+                             np.zeros((0, self.program.batch), np.int64))
+            else:
+                dims = {v: (pop.variables[v].dim if v in pop.variables else None)
+                        for v in m.variables}
+                d = StateData(self.dt, np.zeros(0, np.int64),
+                              {v: np.zeros((0, self.program.batch, len(m.record)))
+                               for v in m.variables}, dims, pop.time_scale)
+            self._mon_data[name] = d
+            if name in self._monitors:
+                self._monitors[name]._bind(d)
+
+    def _collect(self, n0: int, n1: int) -> None:
+        B = self.program.batch
+        for name, m in self.program.monitors.items():
+            d = self._mon_data[name]
+            pop = self.program.populations[m.target]
+            if m.kind in ("spike", "rate"):
+                entries = self._rec.pop(name, [])
+                if entries:
+                    steps = np.concatenate([np.full(int(ix.numel()), n, np.int64)
+                                            for n, ix in entries])
+                    flat = torch.cat([ix for _, ix in entries]).cpu().numpy()
+                else:
+                    steps = np.zeros(0, np.int64)
+                    flat = np.zeros(0, np.int64)
+                b, i = np.divmod(flat, pop.size)
+                if m.kind == "spike":
+                    d.steps = np.concatenate([d.steps, steps])
+                    d.indices = np.concatenate([d.indices, i])
+                    d.batch = np.concatenate([d.batch, b])
+                else:
+                    lo, hi = int(m.record[0]), int(m.record[1])
+                    keep = (i >= lo) & (i < hi)
+                    counts = np.zeros((n1 - n0, B), np.int64)
+                    np.add.at(counts, (steps[keep] - n0, b[keep]), 1)
+                    d.steps = np.concatenate([d.steps, np.arange(n0, n1)])
+                    d.counts = np.concatenate([d.counts, counts])
+            else:
+                d.steps = np.concatenate([d.steps, np.arange(n0, n1)])
+                for v in m.variables:
+                    vals = self._rec.pop(f"{name}.{v}", [])
+                    arr = (torch.stack(vals).to(torch.float64).cpu().numpy() if vals
+                           else np.zeros((0, B, len(m.record))))
+                    d.values[v] = np.concatenate([d.values[v], arr])
+
+    def monitor_data(self, name: str) -> Any:
+        """The recorded data of monitor ``name``."""
+        if name not in self._mon_data:
+            raise NetworkError(f"no monitor named {name!r}; monitors: "
+                               f"{', '.join(self._mon_data) or 'none'}")
+        return self._mon_data[name]
+
+    # --------------------------------------------------------------- state
+    def get(self, owner: str, var: str) -> torch.Tensor:
+        """The state tensor ``owner.var`` (``[batch, N]``), e.g. ``sim.get("P", "v")``."""
+        k = f"{owner}.{var}"
+        if k not in self._keys:
+            pop = self.program.populations.get(owner)
+            if pop is not None and var in pop.removed:
+                raise NetworkError(f"'{owner}.{var}' was removed as dead state (it affects "
+                                   "no spike, reset, synapse or monitor); record it with a "
+                                   "StateMonitor to keep it")
+            if pop is not None and var in pop.constants:
+                raise NetworkError(f"'{owner}.{var}' is a constant folded into the code "
+                                   f"(value {pop.constants[var]!r})")
+            raise NetworkError(f"no state '{k}'; known: {', '.join(self._keys)}")
+        return getattr(self, _buffer_name(k))
+
+    def state_dict(self, *args: Any, **kwargs: Any) -> dict[str, Any]:  # noqa: D102
+        self._rng_state = self._gen.get_state().clone()
+        return super().state_dict(*args, **kwargs)
+
+    def load_state_dict(self, state_dict: Any, strict: bool = True, assign: bool = False
+                        ) -> Any:  # noqa: D102
+        if "_rng_state" in state_dict:
+            self._rng_state = state_dict["_rng_state"].clone()
+        out = super().load_state_dict(state_dict, strict=strict, assign=assign)
+        if self._rng_state.numel():
+            self._gen.set_state(self._rng_state.cpu())
+        self._step_fn = None
+        return out
+
+    # --------------------------------------------------------------- inspection
+    def source(self) -> str:
+        """The generated source code."""
+        return self._source
+
+    def describe(self) -> str:
+        """Populations, state, chosen integrators, projections and kernels."""
+        return (self.program.describe()
+                + f"\n  backend: {self.backend_name} on {self.device} ({self.dtype}), "
+                f"one generated step function; compile {self.compile_seconds:.3f} s")
+
+    def forward(self, duration: float | Quantity) -> CompiledNetwork:  # noqa: D102
+        return self.run(duration)
