@@ -7,24 +7,9 @@ The pipeline (:func:`run_passes`): ``specialize`` (fold constants and dt) -> ``p
 from __future__ import annotations
 
 from snncc.ir import program as ir
-from snncc.passes.integrate import integrate_odes
+from snncc.passes.integrate import integrate
 from snncc.passes.simplify import cse, prune
 from snncc.passes.specialize import specialize
-
-
-def integrate(program: ir.Program, method: str | None = None) -> ir.Program:
-    """ODEs of every population -> update statements (``Population.update``), with the
-    method chosen per population (the population's own, else ``method``, else auto)."""
-    pops = {}
-    for name, p in program.populations.items():
-        if not p.odes:
-            pops[name] = p
-            continue
-        stmts, used = integrate_odes(p.odes, method=p.method or method,
-                                     dt=program.dt * p.time_scale,
-                                     where=f"population '{name}' (model '{p.model_name}')")
-        pops[name] = p.with_(update=stmts, method_used=used)
-    return program.with_(populations=pops, passes=[*program.passes, "integrate"])
 
 
 def run_passes(program: ir.Program, method: str | None = None) -> ir.Program:

@@ -7,8 +7,11 @@ to the network see the recorded data after each run.
 
 from __future__ import annotations
 
+import hashlib
+import os
 import time
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,6 +22,27 @@ from snncc.ir import program as ir
 from snncc.units import Quantity, time_to_seconds
 
 _DTYPES = {"float": None, "int": torch.int64, "bool": torch.bool}
+
+
+def cache_dir() -> Path:
+    """Where generated sources are kept: ``$SNNCC_CACHE_DIR`` or ``~/.cache/snncc``."""
+    return Path(os.environ.get("SNNCC_CACHE_DIR") or Path.home() / ".cache" / "snncc")
+
+
+def write_cached_source(source: str, backend: str) -> Path | None:
+    """Write ``source`` to the cache under its content hash (so tracebacks and debuggers
+    show the generated lines); returns the path, or None if the cache is not writable."""
+    digest = hashlib.sha256(source.encode()).hexdigest()[:20]
+    path = cache_dir() / backend / f"step_{digest}.py"
+    try:
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(source)
+            os.replace(tmp, path)
+    except OSError:
+        return None
+    return path
 
 
 def _buffer_name(key: str) -> str:
@@ -73,7 +97,8 @@ class CompiledNetwork(torch.nn.Module):
         self._gen = torch.Generator(device=self.device)
         self._gen.manual_seed(int(program.seed or 0) + 1)
         namespace: dict[str, Any] = {"__name__": f"snncc_generated_{id(self)}"}
-        code = compile(self._source, f"<snncc generated: {backend}>", "exec")
+        self.source_path = write_cached_source(self._source, backend)
+        code = compile(self._source, str(self.source_path or f"<snncc {backend}>"), "exec")
         exec(code, namespace)  # noqa: S102 - our own generated source
         self._build = namespace["build"]
         self._step_fn = None

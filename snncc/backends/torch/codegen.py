@@ -125,37 +125,88 @@ class _Gen:
         return TorchPrinter(names, tensors, rand_shape=shape), names
 
     # ------------------------------------------------------------ neurons
+    def assign(self, pr: TorchPrinter, target: str, expr: sympy.Expr) -> str:
+        """``target = expr`` as torch code; a linear combination of tensors with numeric
+        coefficients becomes one multiply and in-place ``add_`` calls (fewer temporaries
+        than the printed expression)."""
+        terms = sympy.Add.make_args(sympy.expand(expr)) if pr.is_tensor(expr) else ()
+        lin: list[tuple[float, sympy.Symbol]] = []
+        const = 0.0
+        for term in terms:
+            c, rest = term.as_coeff_Mul()
+            if rest.is_Symbol and rest.name in pr.tensors and c.is_number:
+                lin.append((float(c), rest))
+            elif term.is_number:
+                const += float(term)
+            else:
+                lin = []
+                break
+        if len(lin) >= 2 or (lin and const != 0.0):
+            c0, x0 = lin[0]
+            parts = [f"{target} = torch.mul({pr.doprint(x0)}, {c0!r})" if c0 != 1.0
+                     else f"{target} = {pr.doprint(x0)}.clone()"]
+            parts += [f"{target}.add_({pr.doprint(x)}, alpha={c!r})" if c != 1.0
+                      else f"{target}.add_({pr.doprint(x)})" for c, x in lin[1:]]
+            if const != 0.0:
+                parts.append(f"{target}.add_({const!r})")
+            return "; ".join(parts)
+        return f"{target} = {pr.doprint(expr)}"
+
     def state_update(self, pop: ir.Population) -> str | None:
         if pop.kind != "neuron" or (not pop.update and pop.refractory is None):
             return None
         pr, names = self.pop_printer(pop)
         refr = None
+        notref = f"{pop.name}_notref"
         if pop.refractory is not None:
             k = _is_time_refractory(pop.refractory)
-            ls = names.get("lastspike")
-            if k is not None and ls is not None:
-                code = f"{pop.name}_notref = {ls} <= (n - {k})"
+            if k is not None and "lastspike" in names:
+                code = f"{notref} = {names['lastspike']} <= (n - {k})"
             else:
-                flag = names["not_refractory"].replace("_notref", "_not_refractory")
-                flag = self.bind_state(pop.name, "not_refractory")
+                flag = names["not_refractory"] = self.bind_state(pop.name, "not_refractory")
                 code = (f"{flag}.logical_or_(~{pr.doprint(pop.refractory)})\n"
-                        f"        {pop.name}_notref = {flag}")
+                        f"        {notref} = {flag}")
+                names["not_refractory"] = notref
+                pr.names["not_refractory"] = notref
             refr = {"text": pop.refractory_text, "code": code}
         lines: list[dict[str, str]] = []
-        finals: list[tuple[str, str, str]] = []  # var, value expr, comment
+        finals: list[tuple[str, sympy.Expr, str]] = []  # var, value expr, comment
         state_vars = {o.name for o in pop.odes}
+        # a temporary read only by its variable's final "x = _x_new" is inlined there
+        uses: dict[str, int] = {}
         for st in pop.update:
+            for sy in st.expr.free_symbols:
+                uses[sy.name] = uses.get(sy.name, 0) + 1
+        inline: dict[str, sympy.Expr] = {}
+        for st in pop.update:
+            if st.target in state_vars and isinstance(st.expr, sympy.Symbol) \
+                    and uses.get(st.expr.name) == 1 and st.expr.name in inline:
+                finals.append((st.target, inline.pop(st.expr.name), st.comment))
+                continue
+            for sy in st.expr.free_symbols:  # a deferred temporary needed here after all
+                if sy.name in inline:
+                    pr.tensors.add(sy.name)
+                    pr.names[sy.name] = sy.name
+                    lines.append({"comment": "", "code": self.assign(pr, sy.name,
+                                                                     inline.pop(sy.name))})
             if st.target in state_vars:
                 finals.append((st.target, st.expr, st.comment))
                 continue
-            code = pr.doprint(st.expr)
-            if not pr.is_tensor(st.expr):
-                code = f"{code}  # scalar"
-            else:
+            if st.target.startswith("_") and uses.get(st.target) == 1 \
+                    and {sy.name for sy in st.expr.free_symbols} <= state_vars:
+                inline[st.target] = st.expr
+                continue
+            tensor = pr.is_tensor(st.expr)
+            code = self.assign(pr, st.target, st.expr) + ("" if tensor else "  # scalar")
+            if tensor:
                 pr.tensors.add(st.target)
             pr.names[st.target] = st.target
-            lines.append({"comment": st.comment if st.comment != "common subexpression"
-                          else "", "code": f"{st.target} = {code}"})
+            comment = "" if st.comment == "common subexpression" else st.comment
+            lines.append({"comment": comment, "code": code})
+        for name, expr in inline.items():  # deferred but not consumed: compute normally
+            pr.tensors.add(name)
+            pr.names[name] = name
+            lines.append({"comment": "", "code": self.assign(pr, name, expr)})
         # compute all new values, then commit them (old values are read until the end)
         commits = []
         for var, expr, comment in finals:
@@ -171,11 +222,12 @@ class _Gen:
                 value = pr.doprint(expr)
             else:
                 value = f"_new_{var}"
-                lines.append({"comment": comment, "code": f"{value} = {pr.doprint(expr)}"})
+                lines.append({"comment": comment, "code": self.assign(pr, value, expr)})
                 comment = ""
             if unless:
-                code = f"{tgt}.copy_(torch.where({pop.name}_notref, {value}, {tgt}))"
-                comment = (comment + " " if comment else "") + "(unless refractory)"
+                code = f"torch.where({notref}, {value}, {tgt}, out={tgt})"
+                if "unless refractory" not in comment:
+                    comment = (comment + " " if comment else "") + "(unless refractory)"
             elif pr.is_tensor(expr):
                 code = f"{tgt}.copy_({value})"
             else:
@@ -283,13 +335,10 @@ class _Gen:
                 side_flat[f"{k}_{side}"] = self.bind_state(pop.name, k, flat=True)
         groups = []
         uniq = np.unique(delays)
+        fast = self.constant_additive(pr, statements, direction)
         for gk, d in enumerate(uniq):
-            if delays.size == 1:
-                sel = np.arange(S)
-            else:
-                sel = np.nonzero(delays == d)[0]
+            sel = np.arange(S) if delays.size == 1 else np.nonzero(delays == d)[0]
             ell, full = _ell(src_index[sel], sel, n_src)
-            ell_name = self.bind_array(pr.name, f"{direction}_ell{gk}", ell)
             lines: list[str] = []
             if d == 0:
                 lines.append(f"_idx = {src}_idx")
@@ -299,13 +348,46 @@ class _Gen:
                              ".nonzero().squeeze(1)")
             lines.append("if _idx.numel():")
             body: list[str] = []
+            if fast is not None:
+                # every statement adds a constant to a target-side variable: gather the
+                # target indices of all synapses of the spiking neurons at once (padding
+                # entries add 0 to element 0)
+                tgt_index = pr.j if direction == "on_pre" else pr.i
+                tgt_ell = np.where(ell >= 0, tgt_index[np.maximum(ell, 0)], 0)
+                t_name = self.bind_array(pr.name, f"{direction}_target_ell{gk}", tgt_ell)
+                n_tgt = n_post if direction == "on_pre" else n_pre
+                if B == 1:
+                    body.append(f"_tgt = {t_name}[_idx].view(-1)")
+                else:
+                    body.append(f"_tgt = ({t_name}[_idx % {n_src}] + (_idx // {n_src})"
+                                f"[:, None] * {n_tgt}).view(-1)")
+                if full:
+                    val = f"{ones}[:_tgt.shape[0]]"
+                else:
+                    v_name = self.bind_array(pr.name, f"{direction}_valid_ell{gk}",
+                                             (ell >= 0).astype(np.float64))
+                    body.append(f"_val = {v_name}[_idx{'' if B == 1 else f' % {n_src}'}]"
+                                ".view(-1)")
+                    val = "_val"
+                for st, flat, value in fast:
+                    sign = "-" if st.op == "-=" else ""
+                    body.append(f"# {st.comment or st}")
+                    body.append(f"{flat}.index_add_(0, _tgt, {val}, alpha={sign}({value}))")
+                lines += ["    " + b for b in body]
+                groups.append({"delay": int(d), "n_syn": int(sel.size), "lines": lines})
+                continue
+            ell_name = self.bind_array(pr.name, f"{direction}_ell{gk}", ell)
+            code = self.event_code(pr, statements, syn_names, side_flat, ones)
+            used = "\n".join(code)
             if B == 1:
                 body.append(f"_syn = {ell_name}[_idx]")
-                if not full:
-                    body.append("_syn = _syn[_syn >= 0]")
-                body.append(f"_pre = {pre_arr}[_syn]")
-                body.append(f"_post = {post_arr}[_syn]")
-                body.append("_sidx = _syn")
+                body.append("_syn = _syn[_syn >= 0]" if not full else "_syn = _syn.view(-1)")
+                if "_pre" in used:
+                    body.append(f"_pre = {pre_arr}[_syn]")
+                if "_post" in used:
+                    body.append(f"_post = {post_arr}[_syn]")
+                if "_sidx" in used:
+                    body.append("_sidx = _syn")
             else:
                 body.append(f"_b = _idx // {n_src}")
                 body.append(f"_syn = {ell_name}[_idx % {n_src}]")
@@ -314,11 +396,14 @@ class _Gen:
                     body += ["_keep = _syn >= 0", "_syn = _syn[_keep]", "_b = _b[_keep]"]
                 else:
                     body += ["_syn = _syn.reshape(-1)", "_b = _b.reshape(-1)"]
-                body.append(f"_pre = {pre_arr}[_syn] + _b * {n_pre}")
-                body.append(f"_post = {post_arr}[_syn] + _b * {n_post}")
-                body.append(f"_sidx = _syn + _b * {S}")
+                if "_pre" in used:
+                    body.append(f"_pre = {pre_arr}[_syn] + _b * {n_pre}")
+                if "_post" in used:
+                    body.append(f"_post = {post_arr}[_syn] + _b * {n_post}")
+                if "_sidx" in used:
+                    body.append(f"_sidx = _syn + _b * {S}")
             body.append("_k = _syn.shape[0]")
-            body += self.event_code(pr, statements, syn_names, side_flat, ones)
+            body += code
             lines += ["    " + b for b in body]
             groups.append({"delay": int(d), "n_syn": int(sel.size), "lines": lines})
         text = pr.on_pre_text if direction == "on_pre" else pr.on_post_text
@@ -327,6 +412,23 @@ class _Gen:
             "name": pr.name, "pre": pr.pre, "post": pr.post, "n_syn": S,
             "direction": f"{direction} (spikes of {src})", "source_lines": source_lines,
             "groups": groups})
+
+    def constant_additive(self, pr: ir.Projection, statements: list[Statement],
+                          direction: str) -> list[tuple[Statement, str, str]] | None:
+        """If every statement adds a constant to a variable of the target side (post for
+        on_pre, pre for on_post), the (statement, flat target, printed value) list."""
+        side = "_post" if direction == "on_pre" else "_pre"
+        pop = self.p.populations[pr.post if direction == "on_pre" else pr.pre]
+        printer = TorchPrinter({"t": self.time_name(pr.time_scale)}, set(), "(_k,)")
+        out = []
+        for st in statements:
+            if st.op not in ("+=", "-=") or not st.target.endswith(side) \
+                    or st.expr.free_symbols - {sympy.Symbol("t", real=True)} \
+                    or printer.is_tensor(st.expr):
+                return None
+            flat = self.bind_state(pop.name, st.target[:-len(side)], flat=True)
+            out.append((st, flat, printer.doprint(st.expr)))
+        return out
 
     def event_code(self, pr: ir.Projection, statements: list[Statement],
                    syn_names: dict[str, str], side_flat: dict[str, str], ones: str
