@@ -375,7 +375,7 @@ class StatementBlock:
                       writable: Callable[[str], str | None] | None = None) -> list[Statement]:
         """Statements with sympy right-hand sides; ``writable(name)`` returns None if the
         target may be written, else a reason."""
-        lines = self.text.splitlines()
+        dedented = _dedent(self.text)
         out: list[Statement] = []
         for st in self.tree.body:
             conv = _Converter(self, resolve, check_units)
@@ -397,7 +397,7 @@ class StatementBlock:
                 conv.same(st.value, info.dim, d, f"the assignment to '{name}'", None, rhs)
             if check_units and op in ("*=", "/=") and d is not None:
                 conv.dimless(st.value, d, f"the factor in '{name} {op} ...'")
-            text = lines[st.lineno - 1].strip() if st.lineno - 1 < len(lines) else ""
+            text = (ast.get_source_segment(dedented, st) or "").strip()
             out.append(Statement(name, op, rhs, text))
         return out
 

@@ -103,8 +103,12 @@ class Projection:
     on_pre_text: str = ""
     on_post_text: str = ""
     delay: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
-    post_delay: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
     time_scale: float = 1.0
+    # event-driven equations: advanced from ``lastupdate`` to ``t`` before event code
+    odes: list[ODE] = field(default_factory=list)
+    method: str | None = None
+    method_used: str | None = None
+    update: list[Statement] = field(default_factory=list)  # in terms of ``_elapsed``
 
     @property
     def n_synapses(self) -> int:
@@ -169,6 +173,9 @@ class Program:
                      f"({int(d.min())}-{int(d.max())} steps)")
             lines.append(f"  projection {pr.name}: {pr.pre} -> {pr.post}, {pr.n_synapses} "
                          f"synapses, delay {dtext}")
+            if pr.odes:
+                lines.append(f"    event-driven ({pr.method_used or pr.method or 'auto'}): "
+                             + "; ".join(o.name for o in pr.odes))
             if pr.on_pre_text:
                 lines.append(f"    on_pre: {pr.on_pre_text.strip()}")
             if pr.on_post_text:

@@ -776,4 +776,15 @@ def integrate(program: ir.Program, method: str | None = None) -> ir.Program:
                                           dt=sympy.Float(program.dt * p.time_scale),
                                           where=where)
         pops[key] = p.with_(update=[*p.update, *statements], method_used=used)
-    return program.with_(populations=pops, passes=[*program.passes, "integrate"])
+    projs = {}
+    elapsed = sympy.Symbol("_elapsed", real=True)
+    for key, pr in program.projections.items():
+        if not pr.odes:
+            projs[key] = pr
+            continue
+        # event-driven equations are advanced over the time since the last event
+        statements, used = integrate_odes(pr.odes, method=method or pr.method, dt=elapsed,
+                                          where=f"connection '{pr.name}' (event-driven)")
+        projs[key] = pr.with_(update=statements, method_used=used)
+    return program.with_(populations=pops, projections=projs,
+                         passes=[*program.passes, "integrate"])

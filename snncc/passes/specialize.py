@@ -82,6 +82,9 @@ def specialize(program: ir.Program) -> ir.Program:
                 variables[k] = v
         projs[pr.name] = pr.with_(variables=variables, constants=constants,
                                   on_pre=_stmts(pr.on_pre, values),
-                                  on_post=_stmts(pr.on_post, values))
+                                  on_post=_stmts(pr.on_post, values),
+                                  odes=[ir.ODE(o.name, o.rhs.xreplace(values), o.text)
+                                        for o in pr.odes],
+                                  update=_stmts(pr.update, values))
     return program.with_(populations=pops, projections=projs,
                          passes=[*program.passes, "specialize"])

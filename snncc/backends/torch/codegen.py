@@ -118,11 +118,14 @@ class _Gen:
             tensors.add("not_refractory")
         names["i"] = self.bind_array(pop.name, "i", np.arange(pop.size, dtype=np.float64))
         tensors.add("i")
+        return TorchPrinter(names, tensors, rand_shape=self.bind_shape(pop)), names
+
+    def bind_shape(self, pop: ir.Population) -> str:
         shape = f"{pop.name}_shape"
         line = f"{shape} = ({self.B}, {pop.size})"
         if line not in self.bindings:
             self.bindings.append(line)
-        return TorchPrinter(names, tensors, rand_shape=shape), names
+        return shape
 
     # ------------------------------------------------------------ neurons
     def assign(self, pr: TorchPrinter, target: str, expr: sympy.Expr) -> str:
@@ -262,10 +265,10 @@ class _Gen:
                          f"dtype=DTYPE) < ({rate}) * {self.p.dt!r}")
             text = f"Poisson, rates = {pop.rates}"
         else:
-            steps = self.out.host.setdefault(key(pop.name, "steps"), pop.spike_steps)
+            self.out.host[key(pop.name, "steps")] = pop.spike_steps
             self.bindings.append(f'{pop.name}_steps = H["{key(pop.name, "steps")}"]')
             idx = self.bind_array(pop.name, "indices", pop.spike_indices)
-            del steps
+            self.bind_shape(pop)
             lines += [f"{spk} = torch.zeros({pop.name}_shape, dtype=torch.bool, device=DEVICE)",
                       f"_lo = int(np.searchsorted({pop.name}_steps, n, 'left'))",
                       f"_hi = int(np.searchsorted({pop.name}_steps, n, 'right'))",
@@ -335,7 +338,7 @@ class _Gen:
                 side_flat[f"{k}_{side}"] = self.bind_state(pop.name, k, flat=True)
         groups = []
         uniq = np.unique(delays)
-        fast = self.constant_additive(pr, statements, direction)
+        fast = None if pr.update else self.constant_additive(pr, statements, direction)
         for gk, d in enumerate(uniq):
             sel = np.arange(S) if delays.size == 1 else np.nonzero(delays == d)[0]
             ell, full = _ell(src_index[sel], sel, n_src)
@@ -447,6 +450,23 @@ class _Gen:
         tensors |= {"i", "j"}
         printer = TorchPrinter(names, tensors, rand_shape="(_k,)")
         lines = []
+        if pr.update:
+            last = syn_names["lastupdate"]
+            printer.names["_elapsed"] = "_elapsed"
+            printer.tensors.add("_elapsed")
+            lines.append(f"# event-driven ({pr.method_used}): advance to t from the last event")
+            for o in pr.odes:
+                lines.append(f"#   {o.text}")
+            lines.append(f"_elapsed = (n - {last}[_sidx]).to(DTYPE) * "
+                         f"{self.p.dt * pr.time_scale!r}")
+            for st in pr.update:
+                if st.target.startswith("_"):
+                    printer.names[st.target] = st.target
+                    printer.tensors.add(st.target)
+                    lines.append(f"{st.target} = {printer.doprint(st.expr)}")
+                else:
+                    lines.append(f"{syn_names[st.target]}.index_put_((_sidx,), "
+                                 f"{printer.doprint(st.expr)})")
         for st in statements:
             lines.append(f"# {st.comment or st}")
             tgt = st.target
@@ -474,6 +494,8 @@ class _Gen:
                 if st.op == "/=":
                     v = f"1.0 / ({v})"
                 lines.append(f"{flat}.index_reduce_(0, {index}, {v}, 'prod')")
+        if pr.update:
+            lines.append(f"{syn_names['lastupdate']}.index_fill_(0, _sidx, n)")
         return lines
 
     # ------------------------------------------------------------ monitors
