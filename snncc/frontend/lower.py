@@ -344,12 +344,19 @@ def _lower_connection(c: Connection, lowered: dict[str, _Lowered], dt: float,
         variables[eq.name] = ir.Variable(eq.name, scope.dim(eq.dim), "param",
                                          init=value_array(owner, eq.name, value, S),
                                          constant="constant" in eq.flags)
-    if eqs.diff or eqs.subexpressions:
-        bad = (eqs.diff + eqs.subexpressions)[0]
-        raise ModelError(f"{owner}: synaptic differential equations and subexpressions "
-                         f"('{bad.name}', line {bad.line}) are not supported by this "
-                         "version; keep per-synapse parameters (e.g. 'w : volt') in the "
-                         "synapse model and put dynamics in the neuron model")
+    clock = [e for e in eqs.diff if "event-driven" not in e.flags] + eqs.subexpressions
+    if clock:
+        bad = clock[0]
+        raise ModelError(f"{owner}: '{bad.name}' (line {bad.line}): synapse models support "
+                         "per-synapse parameters and (event-driven) differential equations; "
+                         "clock-driven synaptic equations and subexpressions are not "
+                         "supported; put continuous dynamics in the neuron model")
+    for eq in eqs.diff:
+        scope.add_variable(eq.name, eq.dim)
+        variables[eq.name] = ir.Variable(eq.name, scope.dim(eq.dim), "state", init=0.0)
+    if eqs.diff:
+        variables["lastupdate"] = ir.Variable("lastupdate", scope.dim(SECOND), "internal",
+                                              dtype="int", init=0.0)
     for name, value in params.items():
         if name in eqs.equations:
             continue
@@ -396,6 +403,16 @@ def _lower_connection(c: Connection, lowered: dict[str, _Lowered], dt: float,
         env[name] = np.broadcast_to(np.asarray(var.init, dtype=np.float64), (S,))
     delay = _delays(c, S, env, dt, rng, owner, scope, ua)
 
+    odes = []
+    for eq in eqs.diff:  # event-driven: may only depend on synaptic variables
+        rhs, dd = eq.expr.to_sympy(scope.resolve, check_units=ua)  # type: ignore[union-attr]
+        want = scope.variables[eq.name] / SECOND if ua and eq.dim is not None else None
+        if want is not None and dd is not None and dd != want and rhs != 0:
+            raise eq.expr.error(  # type: ignore[union-attr]
+                f"the right-hand side of d{eq.name}/dt has dimension {dd}, expected {want}",
+                0, kind=UnitError)
+        odes.append(ir.ODE(eq.name, rhs, eq.text.strip()))
+
     # event code: synaptic variables, then x_pre / x_post, bare names -> post
     _side_names(scope, post, "post", bare=True)
     _side_names(scope, pre, "pre", bare=False)
@@ -418,7 +435,7 @@ def _lower_connection(c: Connection, lowered: dict[str, _Lowered], dt: float,
         name=c.name, pre=pre.pop.name, post=post.pop.name, i=i + a0, j=j + b0,
         variables=variables, constants=dict(scope.constants), on_pre=on_pre, on_post=on_post,
         on_pre_text=model.on_pre or "", on_post_text=model.on_post or "", delay=delay,
-        time_scale=ts)
+        time_scale=ts, odes=odes, method=model.method)
 
 
 def _syn_writable(variables: dict[str, ir.Variable], pre: _Lowered, post: _Lowered):  # noqa
