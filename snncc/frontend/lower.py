@@ -108,8 +108,9 @@ def _lower_neurons(g: NeuronGroup, dt: float, rng: np.random.Generator) -> _Lowe
         scope.add_variable(eq.name, eq.dim)
         variables[eq.name] = ir.Variable(eq.name, scope.dim(eq.dim), "state", init=0.0)
     for eq in eqs.parameters:
-        value = params.get(eq.name, 0.0)
-        check_param_value(owner, eq.name, value, eq.dim, ua)
+        value = params.get(eq.name, 0.0)  # parameters default to 0, like Brian2's
+        if eq.name in params:
+            check_param_value(owner, eq.name, value, eq.dim, ua)
         if "shared" in eq.flags:
             arr = value_array(owner, eq.name, value, 1)
             scope.add_constant(eq.name, float(np.asarray(arr).reshape(-1)[0]))
@@ -333,8 +334,9 @@ def _lower_connection(c: Connection, lowered: dict[str, _Lowered], dt: float,
     S = int(i.shape[0])
     variables: dict[str, ir.Variable] = {}
     for eq in eqs.parameters:
-        value = params.get(eq.name, 0.0)
-        check_param_value(owner, eq.name, value, eq.dim, ua)
+        value = params.get(eq.name, 0.0)  # parameters default to 0, like Brian2's
+        if eq.name in params:
+            check_param_value(owner, eq.name, value, eq.dim, ua)
         if "shared" in eq.flags:
             scope.add_constant(eq.name, float(np.asarray(value_array(owner, eq.name, value, 1)
                                                          ).reshape(-1)[0]))
