@@ -164,10 +164,11 @@ class CompiledNetwork(torch.nn.Module):
             raise ParameterError(f"run duration must be >= 0, got {duration}")
         steps = int(round(secs / self.dt))
         step = self._ensure_step()
+        self._rebind_monitors()
         n0 = int(self._step)
         rec = self._rec
         t0 = time.perf_counter()
-        with torch.no_grad():
+        with torch.inference_mode():
             for n in range(n0, n0 + steps):
                 step(n, rec)
         if self.device.type == "cuda":
@@ -203,8 +204,25 @@ class CompiledNetwork(torch.nn.Module):
                               {v: np.zeros((0, self.program.batch, len(m.record)))
                                for v in m.variables}, dims, pop.time_scale)
             self._mon_data[name] = d
+        self._rebind_monitors()
+
+    def _rebind_monitors(self) -> None:
+        """Monitors show the data of the compiled network that ran (or was built) last."""
+        for name, d in self._mon_data.items():
             if name in self._monitors:
                 self._monitors[name]._bind(d)
+
+    def _truncate_monitors(self, step: int) -> None:
+        """Forget recordings at or after ``step`` (after restoring an earlier state)."""
+        for d in self._mon_data.values():
+            keep = d.steps < step
+            if hasattr(d, "indices"):
+                d.indices, d.batch = d.indices[keep], d.batch[keep]
+            elif hasattr(d, "counts"):
+                d.counts = d.counts[keep]
+            else:
+                d.values = {k: v[keep] for k, v in d.values.items()}
+            d.steps = d.steps[keep]
 
     def _collect(self, n0: int, n1: int) -> None:
         B = self.program.batch
@@ -275,6 +293,8 @@ class CompiledNetwork(torch.nn.Module):
         if self._rng_state.numel():
             self._gen.set_state(self._rng_state.cpu())
         self._step_fn = None
+        # like Brian2's restore(): recordings from after the restored time are dropped
+        self._truncate_monitors(int(self._step))
         return out
 
     # --------------------------------------------------------------- inspection

@@ -99,6 +99,15 @@ class _Gen:
             self.bindings.append(line)
         return loc
 
+    def const(self, value: float) -> str:
+        """A 0-d tensor holding ``value``, bound once (cheaper than a Python scalar in a
+        tensor op); the name shows the value."""
+        name = "_k_" + repr(float(value)).replace("-", "m").replace(".", "_").replace("+", "")
+        line = f"{name} = torch.tensor({float(value)!r}, dtype=DTYPE, device=DEVICE)"
+        if line not in self.bindings:
+            self.bindings.append(line)
+        return name
+
     def time_name(self, scale: float) -> str:
         if scale == 1.0:
             return "t"
@@ -118,7 +127,8 @@ class _Gen:
             tensors.add("not_refractory")
         names["i"] = self.bind_array(pop.name, "i", np.arange(pop.size, dtype=np.float64))
         tensors.add("i")
-        return TorchPrinter(names, tensors, rand_shape=self.bind_shape(pop)), names
+        return TorchPrinter(names, tensors, rand_shape=self.bind_shape(pop),
+                            constant=self.const), names
 
     def bind_shape(self, pop: ir.Population) -> str:
         shape = f"{pop.name}_shape"
@@ -139,19 +149,19 @@ class _Gen:
             c, rest = term.as_coeff_Mul()
             if rest.is_Symbol and rest.name in pr.tensors and c.is_number:
                 lin.append((float(c), rest))
-            elif term.is_number:
+            elif term.is_Number:
                 const += float(term)
             else:
                 lin = []
                 break
         if len(lin) >= 2 or (lin and const != 0.0):
             c0, x0 = lin[0]
-            parts = [f"{target} = torch.mul({pr.doprint(x0)}, {c0!r})" if c0 != 1.0
+            parts = [f"{target} = torch.mul({pr.doprint(x0)}, {self.const(c0)})" if c0 != 1.0
                      else f"{target} = {pr.doprint(x0)}.clone()"]
             parts += [f"{target}.add_({pr.doprint(x)}, alpha={c!r})" if c != 1.0
                       else f"{target}.add_({pr.doprint(x)})" for c, x in lin[1:]]
             if const != 0.0:
-                parts.append(f"{target}.add_({const!r})")
+                parts.append(f"{target}.add_({self.const(const)})")
             return "; ".join(parts)
         return f"{target} = {pr.doprint(expr)}"
 
@@ -216,10 +226,10 @@ class _Gen:
             tgt = names[var]
             unless = var in pop.unless_refractory
             x = sympy.Symbol(var, real=True)
-            coeff = sympy.simplify(expr / x) if expr.has(x) else None
-            if (not unless and coeff is not None and coeff.is_number
-                    and not pr.is_tensor(coeff)):
-                commits.append({"comment": comment, "code": f"{tgt}.mul_({float(coeff)!r})"})
+            coeff, rest = expr.as_coeff_Mul()
+            if not unless and rest == x and coeff.is_Number:
+                commits.append({"comment": comment,
+                                "code": f"{tgt}.mul_({self.const(float(coeff))})"})
                 continue
             if isinstance(expr, sympy.Symbol) and expr.name.startswith("_"):
                 value = pr.doprint(expr)

@@ -8,7 +8,7 @@ Helpers (``_where``, ``_clip``, ``_exprel``, ...) are defined in the template pr
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import sympy
 from sympy.printing.pycode import PythonCodePrinter
@@ -39,13 +39,14 @@ class TorchPrinter(PythonCodePrinter):
 
     printmethod = "_torchcode"
 
-    def __init__(self, names: Mapping[str, str], tensors: set[str], rand_shape: str = "SHAPE"
-                 ) -> None:
+    def __init__(self, names: Mapping[str, str], tensors: set[str], rand_shape: str = "SHAPE",
+                 constant: Callable[[float], str] | None = None) -> None:
         super().__init__({"fully_qualified_modules": False, "inline": True,
                           "allow_unknown_functions": True})
         self.names = dict(names)
         self.tensors = set(tensors)
         self.rand_shape = rand_shape
+        self.constant = constant
 
     # ------------------------------------------------------------- helpers
     def is_tensor(self, e: sympy.Basic) -> bool:
@@ -103,7 +104,12 @@ class TorchPrinter(PythonCodePrinter):
 
     def _print_Relational(self, e: sympy.core.relational.Relational) -> str:
         op = {"==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}[e.rel_op]
-        return f"({self._print(e.lhs)} {op} {self._print(e.rhs)})"
+        lhs, rhs = self._print(e.lhs), self._print(e.rhs)
+        # a tensor compared with a number: the number as a bound 0-d tensor (no per-call
+        # conversion of a Python scalar)
+        if self.constant is not None and self.is_tensor(e.lhs) and e.rhs.is_number:
+            rhs = f"{self.constant(float(e.rhs))}"
+        return f"({lhs} {op} {rhs})"
 
     def _print_And(self, e: sympy.And) -> str:
         return "(" + " & ".join(self._print(a) for a in e.args) + ")"
