@@ -9,13 +9,13 @@ mismatch or an unknown name is reported at its column in the source.
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Callable
 
 import sympy
 
-from snncc.errors import EquationSyntaxError, UnitError, UnknownNameError
+from snncc.errors import EquationSyntaxError, ModelError, UnitError, UnknownNameError
 from snncc.ir.functions import clip, exprel, rand, randn
 from snncc.ir.statements import Statement
 from snncc.units import DIMENSIONLESS, Dimension
@@ -31,7 +31,18 @@ _UNARY_DIMLESS: dict[str, Callable[[sympy.Expr], sympy.Expr]] = {
     "log1p": lambda x: sympy.log(1 + x),
 }
 _SAME_DIM = {"abs": sympy.Abs, "floor": sympy.floor, "ceil": sympy.ceiling,
-             "sign": sympy.sign, "int": lambda x: sympy.sign(x) * sympy.floor(sympy.Abs(x))}
+             "sign": sympy.sign, "int": lambda x: _int(x)}
+
+
+def _int(x: sympy.Expr) -> sympy.Expr:
+    """``int(x)``: truncation toward zero; a condition becomes 1 or 0 (Brian2's
+    ``int(t > t0)`` idiom)."""
+    if isinstance(x, (sympy.core.relational.Relational, sympy.logic.boolalg.BooleanFunction,
+                      sympy.logic.boolalg.BooleanAtom)):  # not Symbol (also a Boolean)
+        return sympy.Piecewise((1, x), (0, True))
+    return sympy.sign(x) * sympy.floor(sympy.Abs(x))
+
+
 FUNCTION_NAMES = sorted([*_UNARY_DIMLESS, *_SAME_DIM, "sqrt", "clip", "where", "ifelse",
                          "rand", "randn", "minimum", "maximum"])
 
@@ -73,6 +84,7 @@ class Expression:
     tree: ast.expr = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        _need_str(self.text, self.where, "an expression such as 'v > Vt'")
         if not self.source:
             self.source = self.text
         stripped = self.text.strip()
@@ -91,7 +103,7 @@ class Expression:
                                        expected=expected, where=self.where)
         err = EquationSyntaxError(message, source=self.source, line=line, column=column,
                                   expected=expected, where=self.where)
-        return kind(str(err))
+        return _located(kind, err)
 
     def names(self) -> set[str]:
         """Every name used in the expression (variables, units, functions excluded)."""
@@ -105,6 +117,21 @@ class Expression:
         return _Converter(self, resolve, check_units).convert(self.tree)
 
 
+def _need_str(text: object, where: str | None, example: str) -> None:
+    if not isinstance(text, str):
+        raise ModelError(f"{where or 'code'}: expected a string with {example}, got "
+                         f"{type(text).__name__} {text!r}")
+
+
+def _located(kind: type[Exception], err: EquationSyntaxError) -> Exception:
+    """An error of class ``kind`` (UnitError, UnknownNameError, ...) with the message and
+    the position attributes (``line``, ``column``, ``where``, ...) of ``err``."""
+    out = kind(str(err))
+    for attr in ("line", "column", "expected", "source", "where", "bare_message"):
+        setattr(out, attr, getattr(err, attr))
+    return out
+
+
 def _is_func_name(node: ast.Name, tree: ast.AST) -> bool:
     for n in ast.walk(tree):
         if isinstance(n, ast.Call) and n.func is node:
@@ -114,7 +141,7 @@ def _is_func_name(node: ast.Name, tree: ast.AST) -> bool:
 
 def _parse(text: str, mode: str, owner: Expression | StatementBlock) -> ast.AST:
     try:
-        return ast.parse(text, mode=mode)
+        tree = ast.parse(text, mode=mode)
     except SyntaxError as exc:
         lineno = (exc.lineno or 1) - 1
         col = max((exc.offset or 1) - 1, 0)
@@ -123,6 +150,16 @@ def _parse(text: str, mode: str, owner: Expression | StatementBlock) -> ast.AST:
             msg = "invalid syntax"
         raise owner.error(msg, col, expected="a valid expression", line_offset=lineno
                           ) from None
+    # '^' is XOR in Python: report it when the text is read, at the operator
+    for node in ast.walk(tree):
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitXor):
+            lineno, col = node.left.end_lineno or 1, node.left.end_col_offset or 0
+            col = text.splitlines()[lineno - 1].find("^", col)
+            if col < 0:
+                lineno, col = node.lineno, node.col_offset
+            raise owner.error("'^' is not a power", col, expected="'**' for powers",
+                              line_offset=lineno - 1)
+    return tree
 
 
 class _Converter:
@@ -181,7 +218,8 @@ class _Converter:
         if isinstance(node, ast.UnaryOp):
             x, d = self.convert(node.operand)
             if isinstance(node.op, ast.USub):
-                return -x, d
+                return -(_int(x) if isinstance(x, sympy.logic.boolalg.Boolean)
+                         and not x.is_Symbol else x), d
             if isinstance(node.op, ast.UAdd):
                 return x, d
             if isinstance(node.op, ast.Not):
@@ -210,6 +248,9 @@ class _Converter:
     def binop(self, node: ast.BinOp) -> tuple[sympy.Expr, Dimension | None]:
         a, da = self.convert(node.left)
         b, db = self.convert(node.right)
+        # a condition in arithmetic counts as 1 or 0, as in Brian2 ("60*Hz*(i >= 5)")
+        a, b = (_int(x) if isinstance(x, sympy.logic.boolalg.Boolean) and not x.is_Symbol
+                else x for x in (a, b))
         op = node.op
         if isinstance(op, (ast.Add, ast.Sub)):
             d = self.same(node, da, db, "a sum" if isinstance(op, ast.Add) else "a difference",
@@ -308,7 +349,8 @@ class _Converter:
 
 
 def _as_bool(x: sympy.Expr) -> sympy.Expr:
-    if isinstance(x, (sympy.logic.boolalg.Boolean, sympy.core.relational.Relational)):
+    if isinstance(x, (sympy.core.relational.Relational, sympy.logic.boolalg.BooleanFunction,
+                      sympy.logic.boolalg.BooleanAtom)):  # not Symbol: variables are real
         return x
     return sympy.Ne(x, 0)
 
@@ -328,6 +370,7 @@ class StatementBlock:
     tree: ast.Module = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        _need_str(self.text, self.where, "statements such as 'v = Vr'")
         if not self.source:
             self.source = self.text
         self._indent = [len(ln) - len(ln.lstrip()) for ln in self.text.splitlines()] or [0]
@@ -354,7 +397,7 @@ class StatementBlock:
         column = (self.column if line_offset == 0 else 1) + indent + col_offset
         err = EquationSyntaxError(message, source=self.source, line=line, column=column,
                                   expected=expected, where=self.where)
-        return err if kind is EquationSyntaxError else kind(str(err))
+        return err if kind is EquationSyntaxError else _located(kind, err)
 
     def targets(self) -> list[str]:
         out = []

@@ -21,7 +21,7 @@ from snncc.errors import (
 )
 from snncc.frontend import connectivity as conn
 from snncc.frontend.evaluate import evaluate
-from snncc.frontend.expressions import Expression, NameInfo, StatementBlock, sym
+from snncc.frontend.expressions import Expression, NameInfo, sym
 from snncc.frontend.models import (
     SECOND,
     Scope,
@@ -99,7 +99,7 @@ def _lower_neurons(g: NeuronGroup, dt: float, rng: np.random.Generator) -> _Lowe
     eqs = model.equations
     owner = f"NeuronGroup '{g.name}' (model '{model.name}')"
     params = {**model.params, **g.params}
-    ua = is_unit_aware(eqs, params, g.init)
+    ua = is_unit_aware(eqs, params, model.init, g.init)
     ts = 1.0 if ua else 1e3
     dt_m = dt * ts
     scope = Scope(owner, unit_aware=ua, time_scale=ts)
@@ -206,7 +206,7 @@ def _lower_neurons(g: NeuronGroup, dt: float, rng: np.random.Generator) -> _Lowe
         threshold_text=model.threshold or "", reset=reset, refractory=refractory,
         refractory_text=ref_text, time_scale=ts, model_name=model.name,
         equations_text=eqs.text)
-    _apply_init(pop, scope, g.init, owner, ua, rng, dt_m)
+    _apply_init(pop, scope, {**model.init, **g.init}, owner, ua, rng, dt_m)
     return _Lowered(pop, scope, ua)
 
 
@@ -237,19 +237,19 @@ def _apply_init(pop: ir.Population, scope: Scope, init: dict[str, object], owner
     for name, value in init.items():
         var = pop.variables.get(name)
         if var is None or var.kind == "internal":
+            known = ", ".join(k for k, v in pop.variables.items() if v.kind != "internal")
             raise UnknownNameError(f"{owner}: init= sets '{name}', which is not a variable of "
-                                   f"the model; variables: "
-                                   f"{', '.join(k for k, v in pop.variables.items() if v.kind != 'internal')}")
+                                   f"the model; variables: {known}")
         if isinstance(value, str):
             e = Expression(value, where=f"{owner} init of '{name}'")
             expr, d = e.to_sympy(scope.resolve, check_units=ua)
             if ua and var.dim is not None and d is not None and d != var.dim and expr != 0:
-                raise UnitError(f"{owner}: the initial value of '{name}' has dimension {d}, "
-                                f"expected {var.dim}")
+                raise e.error(f"the initial value of '{name}' has dimension {d}, expected "
+                              f"{var.dim}; write it in units of {var.dim}", 0, kind=UnitError)
             var.init = evaluate(expr, _env(scope, pop.variables, pop.size, dt_m), pop.size,
                                 rng, f"{owner} init of '{name}'")
         else:
-            check_param_value(owner, name, value, var.dim, ua)
+            check_param_value(owner, name, value, var.dim, ua, "initial value of")
             var.init = value_array(owner, name, value, pop.size)
 
 
@@ -289,7 +289,8 @@ def _lower_generator(g: SpikeGeneratorGroup, dt: float) -> _Lowered:
         if dup.any():
             k = int(np.nonzero(dup)[0][0])
             raise ParameterError(f"SpikeGeneratorGroup '{g.name}': neuron {idx[k]} spikes "
-                                 f"twice in time step {steps[k]} (dt = {dt * 1e3:g} ms)")
+                                 f"twice in time step {steps[k]} (dt = {dt * 1e3:g} ms); "
+                                 "remove the duplicate spike or use a smaller dt")
     pop = ir.Population(name=g.name, size=g.size, kind="generator", spike_steps=steps,
                         spike_indices=idx, model_name="generator")
     scope = Scope(f"SpikeGeneratorGroup '{g.name}'", unit_aware=True, time_scale=1.0)
@@ -396,11 +397,11 @@ def _lower_connection(c: Connection, lowered: dict[str, _Lowered], dt: float,
             e = Expression(value, where=f"{owner} init of '{name}'")
             expr, d = e.to_sympy(scope.resolve, check_units=ua)
             if ua and var.dim is not None and d is not None and d != var.dim and expr != 0:
-                raise UnitError(f"{owner}: the initial value of '{name}' has dimension {d}, "
-                                f"expected {var.dim}")
+                raise e.error(f"the initial value of '{name}' has dimension {d}, expected "
+                              f"{var.dim}; write it in units of {var.dim}", 0, kind=UnitError)
             var.init = evaluate(expr, env, S, rng, f"{owner} init of '{name}'")
         else:
-            check_param_value(owner, name, value, var.dim, ua)
+            check_param_value(owner, name, value, var.dim, ua, "initial value of")
             var.init = value_array(owner, name, value, S)
         env[name] = np.broadcast_to(np.asarray(var.init, dtype=np.float64), (S,))
     delay = _delays(c, S, env, dt, rng, owner, scope, ua)
@@ -484,6 +485,10 @@ def _pairs(c: Connection, n_pre: int, n_post: int, rng: np.random.Generator, own
         cs.extra["N_post"] = NameInfo(sympy.Integer(n_post), None)
         e = Expression(c.condition, where=f"{owner} condition")
         expr, _ = e.to_sympy(cs.resolve, check_units=False)
+        if not isinstance(expr, (sympy.logic.boolalg.Boolean,
+                                 sympy.core.relational.Relational)):
+            raise e.error("the condition must be true or false for each pair (i, j)", 0,
+                          expected="a comparison such as 'i != j' or 'abs(i - j) < 5'")
         bad = [s.name for s in expr.free_symbols if s.name not in ("i", "j")]
         if bad:
             raise UnknownNameError(f"{owner}: the condition may use i, j, N_pre, N_post and "
@@ -507,10 +512,12 @@ def _delays(c: Connection, S: int, env: dict, dt: float, rng: np.random.Generato
         ds.extra["i"] = NameInfo(sym("i"), DIMENSIONLESS)
         ds.extra["j"] = NameInfo(sym("j"), DIMENSIONLESS)
         expr, dim = e.to_sympy(ds.resolve, check_units=True)
-        if dim is not None and dim != SECOND:
+        if dim is not None and dim != SECOND and not dim.is_dimensionless:
             raise UnitError(f"{owner}: delay must be a time such as '2*ms', got dimension "
                             f"{dim}")
         secs = evaluate(expr, env, S, rng, f"{owner} delay")
+        if dim is not None and dim.is_dimensionless:
+            secs = secs * 1e-3  # a bare number means ms
     elif isinstance(d, Quantity):
         if get_dimension(d) != SECOND:
             raise UnitError(f"{owner}: delay must be a time such as 2*ms, got {d}")

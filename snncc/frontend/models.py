@@ -9,7 +9,7 @@ then are all parameter values known.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
 import numpy as np
@@ -53,6 +53,8 @@ class NeuronModel:
             ``euler``, ``rk2``, ``rk4``, ``heun``); default: automatic.
         name: a name shown in errors and in generated code.
         doc: a description with the model's source.
+        init: default initial values (numbers, Quantities or strings such as
+            ``"El"``); a group's ``init=`` overrides them. Unset variables start at 0.
     """
 
     equations: str | Equations
@@ -63,11 +65,13 @@ class NeuronModel:
     method: str | None = None
     name: str = "model"
     doc: str = ""
+    init: Mapping[str, object] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         where = f"model '{self.name}'"
         self.equations = Equations(self.equations, where=f"{where} equations")
         self.params = dict(self.params or {})
+        self.init = dict(self.init or {})
         self._threshold = (Expression(self.threshold, where=f"{where} threshold")
                            if self.threshold else None)
         self._reset = StatementBlock(self.reset, where=f"{where} reset") if self.reset else None
@@ -79,12 +83,15 @@ class NeuronModel:
             if secs < 0:
                 raise ParameterError(f"{where}: refractory must be >= 0, got "
                                      f"{self.refractory}")
+        for eq in self.equations.diff:
+            if "event-driven" in eq.flags:
+                raise ModelError(f"{where}: the differential equation for '{eq.name}' (line "
+                                 f"{eq.line}) is marked (event-driven), which only synapse "
+                                 "models support; remove the flag")
 
     def with_params(self, **params: object) -> NeuronModel:
         """A copy with some default parameters changed."""
-        merged = {**self.params, **params}
-        return NeuronModel(self.equations.text, self.threshold, self.reset, self.refractory,
-                           merged, self.method, self.name, self.doc)
+        return replace(self, params={**self.params, **params})
 
     def __repr__(self) -> str:
         return f"NeuronModel({self.name!r})"
@@ -137,18 +144,19 @@ class SynapseModel:
 
 # ---------------------------------------------------------------------------- scopes
 def check_param_value(owner: str, name: str, value: object, declared: Dimension | None,
-                      unit_aware: bool) -> None:
-    """Raise a UnitError if ``value`` does not have the declared dimension."""
+                      unit_aware: bool, what: str = "parameter") -> None:
+    """Raise a UnitError if ``value`` does not have the declared dimension (``what``
+    names the value in the message: "parameter", "initial value of")."""
     if not unit_aware or declared is None:
         return
-    d = get_dimension(value)
+    d = get_dimension(_number_or_quantity(owner, name, value))
     if d != declared:
         if d.is_dimensionless and not isinstance(value, Quantity):
-            raise UnitError(f"{owner}: parameter '{name}' has dimension {declared} but was "
+            raise UnitError(f"{owner}: {what} '{name}' has dimension {declared} but was "
                             f"given the plain number {value!r}; give it with units, "
                             f"e.g. {value!r}*{_example_unit(declared)}")
-        raise UnitError(f"{owner}: parameter '{name}' must have dimension {declared}, "
-                        f"got {value}")
+        raise UnitError(f"{owner}: {what} '{name}' must have dimension {declared}, "
+                        f"got {value}; give it in {_example_unit(declared)}")
 
 
 def _example_unit(d: Dimension) -> str:
@@ -207,6 +215,8 @@ class Scope:
             return NameInfo(sym("dt"), self.dim(SECOND))
         if _is_noise(name):
             return NameInfo(sym(name), self.dim(NOISE_DIM))
+        if name == "pi":
+            return NameInfo(sympy.pi, self.dim(DIMENSIONLESS))
         if name in _UNITS and self.unit_aware:
             u = _UNITS[name]
             return NameInfo(sympy.Float(get_value(u)), u.dim)
@@ -247,10 +257,23 @@ def is_unit_aware(equations: Equations, *param_sets: Mapping[str, object]) -> bo
     return False
 
 
+def _number_or_quantity(owner: str, name: str, value: object) -> object:
+    """``value`` itself if it is a number, an array of numbers or a Quantity."""
+    try:
+        np.asarray(get_value(value), dtype=np.float64)
+        get_dimension(value)
+    except (TypeError, ValueError, UnitError):
+        raise ParameterError(f"{owner}: '{name}' must be a number, a Quantity (e.g. 5*mV) or "
+                             f"an array of numbers, got {type(value).__name__} {value!r} "
+                             "(expression strings are allowed in init= only)") from None
+    return value
+
+
 def value_array(owner: str, name: str, value: object, size: int) -> float | np.ndarray:
     """A parameter value as a float or a float64 array of ``size`` values."""
-    v = get_value(value)
-    arr = np.asarray(v, dtype=np.float64)
+    arr = np.asarray(get_value(_number_or_quantity(owner, name, value)), dtype=np.float64)
+    if np.isnan(arr).any():
+        raise ParameterError(f"{owner}: '{name}' contains NaN; give finite values")
     if arr.ndim == 0:
         return float(arr)
     if arr.shape != (size,):

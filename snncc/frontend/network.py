@@ -8,6 +8,7 @@ assigned as attributes of a :class:`Network` subclass belong to that network.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import threading
 from collections.abc import Mapping, Sequence
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from snncc.errors import NetworkError, ParameterError, ShapeError
+from snncc.errors import NetworkError, ParameterError, ShapeError, UnitError
 from snncc.frontend.models import NeuronModel, SynapseModel
 from snncc.units import Quantity, time_to_seconds
 
@@ -158,6 +159,7 @@ class Network:
         """
         from snncc.runtime.network import CompiledNetwork
 
+        _check_device(device)
         return CompiledNetwork.from_network(self, backend=backend, device=device,
                                             dtype=dtype, batch=batch, **options)
 
@@ -166,6 +168,25 @@ class Network:
         from snncc.frontend.lower import lower_network
 
         return lower_network(self, batch=batch)
+
+
+def _check_device(device: Any) -> None:
+    """Raise a ParameterError for a device torch does not know or cannot use."""
+    if device is None:
+        return
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError) as exc:
+        raise ParameterError(f"unknown device {device!r} ({exc}); use 'cpu', 'cuda' or "
+                             "'cuda:0'") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ParameterError(f"device {device!r} was requested but CUDA is not available "
+                             "here; use device='cpu'")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ParameterError(f"device {device!r} does not exist; this machine has "
+                             f"{torch.cuda.device_count()} CUDA device(s)")
 
 
 # ------------------------------------------------------------------------ groups
@@ -181,12 +202,14 @@ class Group(NetworkObject):
     def __getitem__(self, item: slice | int) -> Subgroup:
         if isinstance(item, (int, np.integer)):
             item = slice(int(item), int(item) + 1)
+        who = self.name or type(self).__name__
         if not isinstance(item, slice) or item.step not in (None, 1):
-            raise NetworkError(f"{self.name}: subgroups are contiguous slices like "
+            raise NetworkError(f"{who}: subgroups are contiguous slices like "
                                "group[10:20]")
         start, stop, _ = item.indices(self.size)
         if stop <= start:
-            raise NetworkError(f"{self.name}[{item.start}:{item.stop}] is empty")
+            raise NetworkError(f"{who}[{item.start}:{item.stop}] is empty; give a slice "
+                               f"start < stop within the {self.size} neurons")
         return Subgroup(self, start, stop)
 
 
@@ -246,12 +269,11 @@ def _resolve_model(model: NeuronModel | str, threshold: str | None, reset: str |
                            f"{type(model).__name__}")
     if threshold is None and reset is None and refractory is None and method is None:
         return model
-    return NeuronModel(model.equations.text,
-                       threshold if threshold is not None else model.threshold,
-                       reset if reset is not None else model.reset,
-                       refractory if refractory is not None else model.refractory,
-                       model.params, method if method is not None else model.method,
-                       model.name, model.doc)
+    return dataclasses.replace(
+        model, threshold=threshold if threshold is not None else model.threshold,
+        reset=reset if reset is not None else model.reset,
+        refractory=refractory if refractory is not None else model.refractory,
+        method=method if method is not None else model.method)
 
 
 class PoissonGroup(Group):
@@ -268,21 +290,26 @@ class PoissonGroup(Group):
 
     def __init__(self, N: int, rates: float | Quantity | np.ndarray | str,
                  name: str | None = None) -> None:
-        self.size = _check_size(N, f"PoissonGroup {name or ''}".strip())
+        who = f"PoissonGroup {name or ''}".strip()
+        self.size = _check_size(N, who)
         if not isinstance(rates, str):
             from snncc.units import Dimension, get_dimension, get_value
 
-            d = get_dimension(rates)
+            try:
+                d = get_dimension(rates)
+                np.asarray(get_value(rates), dtype=np.float64)
+            except (TypeError, ValueError, UnitError):
+                raise ParameterError(f"{who}: rates must be a rate such as 15*Hz, an array of "
+                                     f"rates or an expression string, got {rates!r}") from None
             if not d.is_dimensionless and d != Dimension(s=-1):
-                raise ParameterError(f"PoissonGroup {name or ''}: rates must be in Hz, got "
-                                     f"{rates}")
+                raise UnitError(f"{who}: rates must be in Hz (e.g. 15*Hz), got {rates}")
             arr = np.asarray(get_value(rates), dtype=np.float64)
             if arr.ndim not in (0, 1) or (arr.ndim == 1 and arr.shape[0] != self.size):
-                raise ShapeError(f"PoissonGroup {name or ''}: rates has shape {arr.shape}, "
+                raise ShapeError(f"{who}: rates has shape {arr.shape}, "
                                  f"expected one value or shape ({self.size},)")
             if np.any(arr < 0) or not np.all(np.isfinite(arr)):
-                raise ParameterError(f"PoissonGroup {name or ''}: rates must be finite and "
-                                     ">= 0")
+                raise ParameterError(f"{who}: rates must be finite and >= 0, got "
+                                     f"{rates}")
         self.rates = rates
         super().__init__(name)
 
@@ -301,26 +328,31 @@ class SpikeGeneratorGroup(Group):
     def __init__(self, N: int, indices: Sequence[int] | np.ndarray,
                  times: Sequence[float] | np.ndarray | Quantity, name: str | None = None
                  ) -> None:
-        self.size = _check_size(N, f"SpikeGeneratorGroup {name or ''}".strip())
+        who = f"SpikeGeneratorGroup {name or ''}".strip()
+        self.size = _check_size(N, who)
         from snncc.units import get_dimension, get_value
 
         idx = np.asarray(indices)
         if isinstance(times, Quantity):
             if get_dimension(times) != get_dimension(1e-3 * _second()):
-                raise ParameterError(f"SpikeGeneratorGroup {name or ''}: times must be "
-                                     f"times, got {times}")
+                raise UnitError(f"{who}: times must be times (e.g. [1, 2]*ms), got "
+                                f"{times}")
             secs = np.asarray(get_value(times), dtype=np.float64).reshape(-1)
         else:
-            secs = np.asarray(times, dtype=np.float64).reshape(-1) * 1e-3
+            try:
+                secs = np.asarray(times, dtype=np.float64).reshape(-1) * 1e-3
+            except (TypeError, ValueError):
+                raise ParameterError(f"{who}: times must be numbers (ms) or a Quantity such "
+                                     f"as [1, 2]*ms, got {times!r}") from None
         if idx.ndim != 1 or idx.shape != secs.shape:
-            raise ShapeError(f"SpikeGeneratorGroup {name or ''}: indices {idx.shape} and "
-                             f"times {secs.shape} must be 1-d arrays of the same length")
+            raise ShapeError(f"{who}: indices {idx.shape} and times {secs.shape} must be "
+                             "1-d arrays of the same length (one index per spike time)")
         if idx.size and (not np.issubdtype(idx.dtype, np.integer) or idx.min() < 0
                          or idx.max() >= self.size):
-            raise ParameterError(f"SpikeGeneratorGroup {name or ''}: indices must be integers "
-                                 f"in [0, {self.size})")
+            raise ParameterError(f"{who}: indices must be integers in [0, {self.size}), "
+                                 f"got {indices!r}")
         if secs.size and secs.min() < 0:
-            raise ParameterError(f"SpikeGeneratorGroup {name or ''}: times must be >= 0")
+            raise ParameterError(f"{who}: times must be >= 0")
         self.indices = idx.astype(np.int64)
         self.times = secs
         super().__init__(name)
@@ -407,8 +439,10 @@ class Connection(NetworkObject):
         if model is None:
             model = SynapseModel(name="synapse")
         if not isinstance(model, SynapseModel):
-            raise NetworkError(f"Connection {name or ''}: model must be a SynapseModel, got "
-                               f"{type(model).__name__}")
+            who = f"Connection {name or ''}".strip()
+            raise NetworkError(f"{who}: model must be a "
+                               f"SynapseModel, got {type(model).__name__}; pass the code "
+                               "as on_pre=/on_post= or build a SynapseModel")
         if on_pre is not None or on_post is not None:
             model = SynapseModel(model.equations.text,
                                  on_pre if on_pre is not None else model.on_pre,

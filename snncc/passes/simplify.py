@@ -72,11 +72,40 @@ def cse_statements(statements: list[Statement], prefix: str = "_cse") -> list[St
     """The same computation with repeated subexpressions hoisted into temporaries."""
     if len(statements) == 0:
         return statements
-    exprs = [s.expr for s in statements]
+    # A name may be read, then assigned, then read again ("w += exp(v); v = 0;
+    # u = exp(v)"): every assignment gets a fresh version of its target for the CSE, so
+    # values from before and after it are never merged; versions are mapped back below.
+    current: dict[sympy.Symbol, sympy.Symbol] = {}
+    back: dict[sympy.Symbol, sympy.Symbol] = {}
+    exprs = []
+    for s in statements:
+        exprs.append(s.expr.xreplace(current))
+        name = sympy.Symbol(s.target, real=True)
+        current[name] = sympy.Dummy(s.target, real=True)
+        back[current[name]] = name
     symbols = sympy.numbered_symbols(prefix, real=True)
     replacements, reduced = sympy.cse(exprs, symbols=symbols, optimizations=None)
-    out = [Statement(sym.name, "=", e, "common subexpression") for sym, e in replacements]
-    out += [Statement(s.target, s.op, r, s.comment) for s, r in zip(statements, reduced)]
+    replacements = [(x, e.xreplace(back)) for x, e in replacements]
+    reduced = [r.xreplace(back) for r in reduced]
+    # The statements run in order and later ones read the targets of earlier ones
+    # (``_k1_v`` in Runge-Kutta), so a temporary may only be computed once every name
+    # it reads is: emit each one just before the first statement that needs it.
+    defs = dict(replacements)
+    order = {sym: k for k, (sym, _) in enumerate(replacements)}
+    out: list[Statement] = []
+    done: set[sympy.Symbol] = set()
+    for s, r in zip(statements, reduced):
+        need: set[sympy.Symbol] = set()
+        stack = [x for x in r.free_symbols if x in defs]
+        while stack:
+            x = stack.pop()
+            if x not in done and x not in need:
+                need.add(x)
+                stack.extend(y for y in defs[x].free_symbols if y in defs)
+        out += [Statement(x.name, "=", defs[x], "common subexpression")
+                for x in sorted(need, key=order.__getitem__)]
+        done |= need
+        out.append(Statement(s.target, s.op, r, s.comment))
     return out
 
 
