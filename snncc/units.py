@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from snncc.errors import EquationSyntaxError, UnitError
+from snncc.errors import EquationSyntaxError, ParameterError, UnitError
 
 __all__ = [
     "DIMENSIONLESS", "Dimension", "Quantity", "Unit", "check_dimension", "get_dimension",
@@ -787,6 +787,9 @@ class _UnitWalker:
 
     def exponent(self, node: ast.AST) -> Fraction:
         if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+            if not np.isfinite(node.value):
+                raise self.fail("the exponent is not a finite number", self.at(node),
+                                expected="a number such as 2, -1 or 0.5")
             return _fraction(node.value)
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
             e = self.exponent(node.operand)
@@ -854,4 +857,6 @@ def time_to_seconds(x: Any, what: str) -> float:
         raise UnitError(f"{what} must be a time such as 0.1*ms, got {got}")
     if np.ndim(v) != 0:
         raise UnitError(f"{what} must be a single time such as 0.1*ms, got an array")
+    if not np.isfinite(v):
+        raise ParameterError(f"{what} must be a finite time such as 0.1*ms, got {x}")
     return float(v)

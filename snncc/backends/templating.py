@@ -22,7 +22,7 @@ def templates_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "templates"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def environment(target: str) -> jinja2.Environment:
     """The Jinja2 environment of one target (``"torch"``)."""
     return jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir() / target)),

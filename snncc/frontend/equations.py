@@ -66,8 +66,10 @@ class Equations:
         if not isinstance(self.text, str):
             raise ModelError(f"{self.where}: equations must be a string, got "
                              f"{type(self.text).__name__}")
-        for lineno, start_col, chunk in _logical_lines(self.text):
-            self._add(self._parse_line(chunk, lineno, start_col))
+        for lineno, start_col, chunk in _logical_lines(self.text, self.where):
+            eq = self._parse_line(chunk, lineno, start_col)
+            eq.text = " ".join(part.strip() for part in chunk.splitlines())
+            self._add(eq)
 
     # ---------------------------------------------------------------- parsing
     def _err(self, msg: str, line: int, col: int, expected: str | None = None
@@ -87,17 +89,18 @@ class Equations:
                 flags = tuple(f.strip() for f in m.group(1).split(","))
                 for f in flags:
                     if f not in FLAGS:
-                        fcol = col0 + m.start(1) + m.group(1).find(f)
-                        raise self._err(f"unknown flag '{f}'", line, fcol + 1,
+                        fpos = _loc(chunk, line, col0, m.start(1) + m.group(1).find(f))
+                        raise self._err(f"unknown flag '{f}'", *fpos,
                                         expected="one of " + ", ".join(FLAGS))
         unit_text, dim = None, None
         if colon is not None:
             unit_text = body[colon + 1:].strip()
             if not unit_text:
-                raise self._err("missing unit after ':'", line, col0 + colon + 2,
+                raise self._err("missing unit after ':'", *_loc(chunk, line, col0, colon + 1),
                                 expected="a unit such as volt, second, 1")
-            ucol = col0 + colon + 1 + (len(body[colon + 1:]) - len(body[colon + 1:].lstrip()))
-            dim = parse_unit(unit_text, source=self.text, line=line, column=ucol + 1,
+            uline, ucol = _loc(chunk, line, col0, colon + 1 + (
+                len(body[colon + 1:]) - len(body[colon + 1:].lstrip())))
+            dim = parse_unit(unit_text, source=self.text, line=uline, column=ucol,
                              where=self.where)
             body = body[:colon]
         eq_idx = _top_level_index(body, "=")
@@ -107,15 +110,15 @@ class Equations:
                 raise self._err("cannot read this line", line, col0 + 1,
                                 expected="'dx/dt = f : unit', 'x = f : unit' or 'x : unit'")
             if unit_text is None:
-                raise self._err(f"parameter '{m2.group(1)}' needs a unit", line,
-                                col0 + len(body.rstrip()) + 1,
+                raise self._err(f"parameter '{m2.group(1)}' needs a unit",
+                                *_loc(chunk, line, col0, len(body.rstrip())),
                                 expected="': unit' (use ': 1' for a unitless parameter)")
             return self._check_name(Equation("param", m2.group(1), None, unit_text, dim,
                                              flags, line, chunk), line, col0 + m2.start(1))
         lhs, rhs = body[:eq_idx], body[eq_idx + 1:]
         rcol = col0 + eq_idx + 1 + (len(rhs) - len(rhs.lstrip()))
         if not rhs.strip():
-            raise self._err("missing expression after '='", line, col0 + eq_idx + 2,
+            raise self._err("missing expression after '='", *_loc(chunk, line, col0, eq_idx + 1),
                             expected="an expression")
         expr = Expression(rhs.strip(), source=self.text, line=line, column=rcol + 1,
                           where=self.where)
@@ -159,8 +162,10 @@ class Equations:
     def _add(self, eq: Equation) -> None:
         if eq.name in self.equations:
             first = self.equations[eq.name].line
+            src = self.text.splitlines()[eq.line - 1]
             raise self._err(f"'{eq.name}' is defined twice (first on line {first})",
-                            eq.line, 1, expected="one definition per variable")
+                            eq.line, len(src) - len(src.lstrip()) + 1,
+                            expected="one definition per variable")
         self.equations[eq.name] = eq
 
     # ------------------------------------------------------------------ views
@@ -209,9 +214,19 @@ def _top_level_index(text: str, ch: str) -> int | None:
     return None
 
 
-def _logical_lines(text: str) -> list[tuple[int, int, str]]:
+def _loc(chunk: str, line: int, col0: int, offset: int) -> tuple[int, int]:
+    """1-based (line, column) in the source of character ``offset`` of a definition
+    (``chunk``) that starts on ``line`` at 0-based column ``col0``."""
+    nl = chunk.count("\n", 0, offset)
+    if nl == 0:
+        return line, col0 + offset + 1
+    return line + nl, offset - chunk.rfind("\n", 0, offset)
+
+
+def _logical_lines(text: str, where: str | None = None) -> list[tuple[int, int, str]]:
     """(line number, 0-based start column, text) of each definition; comments removed,
-    lines with unclosed brackets joined with the next."""
+    lines with unclosed brackets joined with the next (by a newline, so positions in
+    the joined text map back to the source with :func:`_loc`)."""
     out: list[tuple[int, int, str]] = []
     pending: tuple[int, int, str] | None = None
     depth = 0
@@ -223,12 +238,20 @@ def _logical_lines(text: str) -> list[tuple[int, int, str]]:
             col = len(line) - len(line.lstrip())
             pending = (k, col, line[col:])
         else:
-            pending = (pending[0], pending[1], pending[2] + " " + line.strip())
+            pending = (pending[0], pending[1], pending[2] + "\n" + line)
         depth = pending[2].count("(") - pending[2].count(")")
         if depth <= 0:
             out.append(pending)
             pending = None
     if pending is not None:
-        raise EquationSyntaxError("unclosed bracket", source=text, line=pending[0],
-                                  column=pending[1] + 1, expected="')'")
+        opened: list[int] = []
+        for k, c in enumerate(pending[2]):
+            if c == "(":
+                opened.append(k)
+            elif c == ")" and opened:
+                opened.pop()
+        bline, bcol = _loc(pending[2], pending[0], pending[1], opened[0] if opened else 0)
+        raise EquationSyntaxError("unclosed bracket '(' (the definition runs to the end of "
+                                  "the text)", source=text, line=bline, column=bcol,
+                                  expected="a matching ')'", where=where)
     return out

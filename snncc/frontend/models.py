@@ -149,7 +149,7 @@ def check_param_value(owner: str, name: str, value: object, declared: Dimension 
     names the value in the message: "parameter", "initial value of")."""
     if not unit_aware or declared is None:
         return
-    d = get_dimension(_number_or_quantity(owner, name, value))
+    d = get_dimension(_number_or_quantity(owner, name, value, dim=True))
     if d != declared:
         if d.is_dimensionless and not isinstance(value, Quantity):
             raise UnitError(f"{owner}: {what} '{name}' has dimension {declared} but was "
@@ -257,16 +257,27 @@ def is_unit_aware(equations: Equations, *param_sets: Mapping[str, object]) -> bo
     return False
 
 
-def _number_or_quantity(owner: str, name: str, value: object) -> object:
-    """``value`` itself if it is a number, an array of numbers or a Quantity."""
+def _number_or_quantity(owner: str, name: str, value: object, dim: bool = False) -> object:
+    """``value`` itself if it is a number, an array of numbers or a Quantity (with
+    ``dim``: one whose dimension can be read, so no mix of units in a list)."""
     try:
         np.asarray(get_value(value), dtype=np.float64)
-        get_dimension(value)
-    except (TypeError, ValueError, UnitError):
-        raise ParameterError(f"{owner}: '{name}' must be a number, a Quantity (e.g. 5*mV) or "
-                             f"an array of numbers, got {type(value).__name__} {value!r} "
-                             "(expression strings are allowed in init= only)") from None
+        if dim:
+            get_dimension(value)
+    except UnitError as exc:
+        if "mixes dimensions" not in str(exc):
+            raise _not_a_number(owner, name, value) from None
+        raise UnitError(f"{owner}: '{name}': {exc}; give all values in one unit, e.g. "
+                        "np.array([...])*mV") from None
+    except (TypeError, ValueError):
+        raise _not_a_number(owner, name, value) from None
     return value
+
+
+def _not_a_number(owner: str, name: str, value: object) -> ParameterError:
+    return ParameterError(f"{owner}: '{name}' must be a number, a Quantity (e.g. 5*mV) or an "
+                          f"array of numbers, got {type(value).__name__} {value!r} "
+                          "(expression strings are allowed in init= only)")
 
 
 def value_array(owner: str, name: str, value: object, size: int) -> float | np.ndarray:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from snncc.errors import NetworkError, ParameterError
+from snncc.errors import NetworkError, ParameterError, ShapeError
 from snncc.frontend.network import GroupLike, Monitor, split_group
 from snncc.units import Dimension, Quantity, second
 
@@ -116,9 +116,11 @@ class StateMonitor(Monitor):
                  record: bool | int | Sequence[int] = True, name: str | None = None) -> None:
         self.source = source
         self.group, self.start, self.stop = split_group(source)
-        self.variables = (variables,) if isinstance(variables, str) else tuple(variables)
-        if not self.variables:
-            raise ParameterError("StateMonitor needs at least one variable")
+        self.variables = (variables,) if isinstance(variables, str) else tuple(
+            variables if isinstance(variables, (list, tuple)) else [variables])
+        if not self.variables or not all(isinstance(v, str) for v in self.variables):
+            raise ParameterError(f"StateMonitor needs variable names such as 'v' or "
+                                 f"['v', 'ge'], got {variables!r}")
         n = self.stop - self.start
         if record is True:
             rec = np.arange(n)
@@ -126,6 +128,9 @@ class StateMonitor(Monitor):
             raise ParameterError("StateMonitor record=False records nothing; pass indices")
         else:
             rec = np.atleast_1d(np.asarray(record))
+            if rec.ndim != 1:
+                raise ShapeError(f"StateMonitor record must be an index or a 1-d list of "
+                                 f"indices, got shape {rec.shape}")
             if rec.size and (not np.issubdtype(rec.dtype, np.integer) or rec.min() < 0
                              or rec.max() >= n):
                 raise ParameterError(f"StateMonitor record indices must be integers in "

@@ -159,7 +159,6 @@ class Network:
         """
         from snncc.runtime.network import CompiledNetwork
 
-        _check_device(device)
         return CompiledNetwork.from_network(self, backend=backend, device=device,
                                             dtype=dtype, batch=batch, **options)
 
@@ -168,25 +167,6 @@ class Network:
         from snncc.frontend.lower import lower_network
 
         return lower_network(self, batch=batch)
-
-
-def _check_device(device: Any) -> None:
-    """Raise a ParameterError for a device torch does not know or cannot use."""
-    if device is None:
-        return
-    import torch
-
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError, ValueError) as exc:
-        raise ParameterError(f"unknown device {device!r} ({exc}); use 'cpu', 'cuda' or "
-                             "'cuda:0'") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ParameterError(f"device {device!r} was requested but CUDA is not available "
-                             "here; use device='cpu'")
-    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
-        raise ParameterError(f"device {device!r} does not exist; this machine has "
-                             f"{torch.cuda.device_count()} CUDA device(s)")
 
 
 # ------------------------------------------------------------------------ groups

@@ -45,6 +45,25 @@ def write_cached_source(source: str, backend: str) -> Path | None:
     return path
 
 
+def resolve_device(device: Any) -> torch.device:
+    """The torch device for ``device`` (default CPU); a ParameterError for one torch does
+    not know or this machine cannot use."""
+    if device is None:
+        return torch.device("cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError) as exc:
+        raise ParameterError(f"unknown device {device!r} ({exc}); use 'cpu', 'cuda' or "
+                             "'cuda:0'") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ParameterError(f"device {device!r} was requested but CUDA is not available "
+                             "here; use device='cpu'")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ParameterError(f"device {device!r} does not exist; this machine has "
+                             f"{torch.cuda.device_count()} CUDA device(s)")
+    return dev
+
+
 def _buffer_name(key: str) -> str:
     return key.replace(".", "__")
 
@@ -66,7 +85,7 @@ class CompiledNetwork(torch.nn.Module):
 
         self.program = program
         self.backend_name = backend
-        self.device = torch.device(device or "cpu")
+        self.device = resolve_device(device)
         self.dtype = dtype or torch.float32
         if self.dtype not in (torch.float32, torch.float64):
             raise ParameterError(f"dtype must be torch.float32 or torch.float64, got "
@@ -118,7 +137,7 @@ class CompiledNetwork(torch.nn.Module):
 
         if options:
             raise ParameterError(f"unknown compile option(s): {', '.join(options)}")
-        dev = torch.device(device or "cpu")
+        dev = resolve_device(device)
         if backend == "auto":
             backend = "torch"
         t0 = time.perf_counter()

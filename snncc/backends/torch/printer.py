@@ -107,7 +107,8 @@ class TorchPrinter(PythonCodePrinter):
         lhs, rhs = self._print(e.lhs), self._print(e.rhs)
         # a tensor compared with a number: the number as a bound 0-d tensor (no per-call
         # conversion of a Python scalar)
-        if self.constant is not None and self.is_tensor(e.lhs) and e.rhs.is_number:
+        if self.constant is not None and self.is_tensor(e.lhs) and e.rhs.is_number \
+                and not e.rhs.atoms(rand, randn):
             rhs = f"{self.constant(float(e.rhs))}"
         return f"({lhs} {op} {rhs})"
 
