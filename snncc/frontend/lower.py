@@ -201,7 +201,9 @@ def _lower_neurons(g: NeuronGroup, dt: float, rng: np.random.Generator) -> _Lowe
 
     pop = ir.Population(
         name=g.name, size=g.size, kind="neuron", variables=variables,
-        constants=dict(scope.constants), odes=odes, subexpressions=subs, method=model.method,
+        constants=dict(scope.constants), odes=odes, subexpressions=subs,
+        subexpression_texts={eq.name: eq.text.strip() for eq in eqs.subexpressions},
+        method=model.method,
         unless_refractory=unless if has_ref else (), threshold=threshold,
         threshold_text=model.threshold or "", reset=reset, refractory=refractory,
         refractory_text=ref_text, time_scale=ts, model_name=model.name,

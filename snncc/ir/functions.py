@@ -19,6 +19,9 @@ class rand(sympy.Function):
     nargs = 1
     is_real = True
 
+    def _eval_evalf(self, prec: int) -> None:  # never a number (sympy would call mpmath.rand)
+        return None
+
     @classmethod
     def new(cls) -> sympy.Expr:
         return cls(sympy.Integer(next(_ids)))
@@ -29,6 +32,9 @@ class randn(sympy.Function):
 
     nargs = 1
     is_real = True
+
+    def _eval_evalf(self, prec: int) -> None:  # never a number (sympy would call mpmath.randn)
+        return None
 
     @classmethod
     def new(cls) -> sympy.Expr:

@@ -59,6 +59,7 @@ class Population:
     constants: dict[str, float] = field(default_factory=dict)
     odes: list[ODE] = field(default_factory=list)
     subexpressions: dict[str, sympy.Expr] = field(default_factory=dict)
+    subexpression_texts: dict[str, str] = field(default_factory=dict)  # name -> source line
     method: str | None = None
     method_used: str | None = None
     update: list[Statement] = field(default_factory=list)

@@ -249,6 +249,7 @@ class _Gen:
         return render("torch", "state_update.j2", pop={
             "name": pop.name, "size": pop.size, "model": pop.model_name,
             "method": pop.method_used or "-", "equations": [o.text for o in pop.odes],
+            "subexpressions": list(pop.subexpression_texts.values()),
             "refractory": refr, "lines": lines + commits})
 
     def threshold(self, pop: ir.Population) -> str | None:
