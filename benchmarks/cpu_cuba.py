@@ -37,6 +37,9 @@ from typing import Any
 import numpy as np
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import cpu_model, module_version  # noqa: E402
+
 import snncc
 from snncc.examples import CUBA_WE, CUBA_WI, cuba_network
 
@@ -45,24 +48,6 @@ RATE_TOLERANCE = 0.05
 
 
 # ------------------------------------------------------------------------------ machine
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def _version(module: str) -> str | None:
-    try:
-        mod = __import__(module)
-    except Exception:  # noqa: BLE001 - any import failure means "not available"
-        return None
-    return str(getattr(mod, "__version__", "unknown"))
-
-
 def _gcc() -> str | None:
     try:
         out = subprocess.run(["gcc", "--version"], capture_output=True, text=True, timeout=10)
@@ -80,11 +65,11 @@ def machine_info(cores: int) -> dict[str, Any]:
         else None,
         "torch_threads": torch.get_num_threads(),
         "platform": platform.platform(),
-        "python": platform.python_version(),
+        "python": platform.pythonmodule_version(),
         "torch": torch.__version__,
         "numpy": np.__version__,
-        "brian2": _version("brian2"),
-        "cython": _version("Cython"),
+        "brian2": module_version("brian2"),
+        "cython": module_version("Cython"),
         "gcc": _gcc(),
         "snncc": snncc.__version__,
         "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from snncc import units
 from snncc.errors import (
+    BackendError,
     EquationSyntaxError,
     IntegrationError,
     ModelError,
@@ -38,7 +39,8 @@ from snncc.frontend.network import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "Connection", "EquationSyntaxError", "Equations", "IntegrationError", "ModelError",
+    "BackendError", "Connection", "EquationSyntaxError", "Equations", "IntegrationError",
+    "ModelError",
     "Network", "NetworkError", "NeuronGroup", "NeuronModel", "ParameterError",
     "PoissonGroup", "PopulationRateMonitor", "ShapeError", "SnnccError",
     "SpikeGeneratorGroup", "SpikeMonitor", "StateMonitor", "Subgroup", "SynapseModel",

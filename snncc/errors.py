@@ -64,3 +64,8 @@ class IntegrationError(SnnccError):
 
 class NetworkError(SnnccError):
     """The network is built wrongly (object outside a network, mixed networks, ...)."""
+
+
+class BackendError(SnnccError):
+    """A backend cannot run this network here (a missing package, a device it does not
+    support, or a statement it cannot execute); the message names the alternative."""

@@ -17,6 +17,12 @@ import pytest
 
 SEED_ENV = "SNNCC_TEST_SEED"
 
+# Triton picks compiled or interpreted kernels when it is first imported: without CUDA,
+# make sure it is the interpreter whoever imports it first (snncc.kernels.import_triton
+# does the same)
+if not importlib.util.find_spec("torch") or not __import__("torch").cuda.is_available():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
+
 
 def _cuda_available() -> bool:
     try:

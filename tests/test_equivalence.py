@@ -58,6 +58,12 @@ Tolerances (float64, other backends)
 ``rtol = 1e-9``, ``shift = 1e-3`` step: the float32 bounds scaled by the ratio of the
 machine epsilons (2e-9) with a 500x margin for differing libm/FMA rounding.
 
+Backends here: torch (CPU; CUDA under ``-m gpu``) and triton (CPU in Triton's interpreter,
+which runs the generated kernels unchanged; CUDA under ``-m gpu``). Triton sums the
+synaptic inputs of one neuron with atomic adds, in another order than torch's
+``index_add_``: a rounding difference of a few ulps, within the tolerances below (measured:
+float64 spikes identical to the reference on every case; float32 as torch float32).
+
 Randomness drawn while running (Poisson groups, ``xi`` noise, ``rand()`` in code) is
 not part of this comparison: float32 and float64 draw different streams (and other
 backends other generators). The random inputs here are drawn on the host from the
@@ -97,7 +103,7 @@ REFERENCE = ("torch", "cpu", torch.float64)
 
 def _devices(backend: str) -> list:
     """(backend, device) parameters; CUDA devices are marked ``gpu``."""
-    devices = {"torch": ["cpu", "cuda"]}.get(backend, ["cuda"])
+    devices = {"torch": ["cpu", "cuda"], "triton": ["cpu", "cuda"]}.get(backend, ["cuda"])
     return [pytest.param(backend, d, id=f"{backend}-{d}",
                          marks=[pytest.mark.gpu] if d.startswith("cuda") else [])
             for d in devices]

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from snncc.errors import ParameterError
+from snncc.errors import BackendError, ParameterError
 
-BACKENDS = ("torch",)
+BACKENDS = ("torch", "triton")
 
 
 def get_backend(name: str) -> ModuleType:
@@ -16,5 +16,16 @@ def get_backend(name: str) -> ModuleType:
         from snncc.backends.torch import codegen
 
         return codegen
+    if name == "triton":
+        from snncc.kernels import import_triton
+
+        try:
+            import_triton()
+        except ImportError as exc:
+            raise BackendError(f"backend 'triton' is not available: {exc}; use "
+                               "backend='torch'") from None
+        from snncc.backends.triton import codegen as triton_codegen
+
+        return triton_codegen
     raise ParameterError(f"unknown backend {name!r}; available: {', '.join(BACKENDS)} "
                          "(or 'auto')")

@@ -8,6 +8,7 @@ to the network see the recorded data after each run.
 from __future__ import annotations
 
 import hashlib
+import linecache
 import os
 import time
 from collections import defaultdict
@@ -21,7 +22,7 @@ from snncc.errors import NetworkError, ParameterError
 from snncc.ir import program as ir
 from snncc.units import Quantity, time_to_seconds
 
-_DTYPES = {"float": None, "int": torch.int64, "bool": torch.bool}
+_DTYPES = {"float": None, "int": torch.int64, "bool": torch.bool, "int8": torch.int8}
 
 
 def cache_dir() -> Path:
@@ -64,6 +65,16 @@ def resolve_device(device: Any) -> torch.device:
     return dev
 
 
+def auto_backend(device: torch.device) -> str:
+    """``backend="auto"``: triton on a CUDA device where Triton is installed, else torch."""
+    if device.type == "cuda":
+        import importlib.util
+
+        if importlib.util.find_spec("triton") is not None:
+            return "triton"
+    return "torch"
+
+
 def _buffer_name(key: str) -> str:
     return key.replace(".", "__")
 
@@ -79,7 +90,8 @@ class CompiledNetwork(torch.nn.Module):
 
     def __init__(self, program: ir.Program, *, backend: str = "torch",
                  device: str | torch.device | None = None, dtype: torch.dtype | None = None,
-                 monitors: dict[str, Any] | None = None, compile_seconds: float = 0.0) -> None:
+                 monitors: dict[str, Any] | None = None, compile_seconds: float = 0.0,
+                 cuda_graph: bool = True) -> None:
         super().__init__()
         from snncc.backends import get_backend
 
@@ -93,7 +105,12 @@ class CompiledNetwork(torch.nn.Module):
         self.dt = program.dt
         self._monitors = monitors or {}
         t0 = time.perf_counter()
-        gen = get_backend(backend).generate(program)
+        backend_module = get_backend(backend)
+        if hasattr(backend_module, "check_device"):
+            backend_module.check_device(self.device)
+        gen = backend_module.generate(program)
+        self._gen_info = gen
+        self._cuda_graph = cuda_graph
         self._source = gen.source
         self._keys: list[str] = []
         B = program.batch
@@ -117,7 +134,12 @@ class CompiledNetwork(torch.nn.Module):
         self._gen.manual_seed(int(program.seed or 0) + 1)
         namespace: dict[str, Any] = {"__name__": f"snncc_generated_{id(self)}"}
         self.source_path = write_cached_source(self._source, backend)
-        code = compile(self._source, str(self.source_path or f"<snncc {backend}>"), "exec")
+        filename = str(self.source_path or f"<snncc {backend} {id(self)}>")
+        # Triton reads kernel sources through linecache: make them available even when
+        # the cache directory is not writable
+        linecache.cache[filename] = (len(self._source), None,
+                                     self._source.splitlines(keepends=True), filename)
+        code = compile(self._source, filename, "exec")
         exec(code, namespace)  # noqa: S102 - our own generated source
         self._build = namespace["build"]
         self._step_fn = None
@@ -135,17 +157,19 @@ class CompiledNetwork(torch.nn.Module):
         from snncc.frontend.monitors import PopulationRateMonitor, SpikeMonitor, StateMonitor
         from snncc.passes import run_passes
 
+        cuda_graph = bool(options.pop("cuda_graph", True))
         if options:
-            raise ParameterError(f"unknown compile option(s): {', '.join(options)}")
+            raise ParameterError(f"unknown compile option(s): {', '.join(options)}; known: "
+                                 "cuda_graph")
         dev = resolve_device(device)
         if backend == "auto":
-            backend = "torch"
+            backend = auto_backend(dev)
         t0 = time.perf_counter()
         program = run_passes(net.lower(batch=batch), method=method)
         mons = {o.name: o for o in net.objects
                 if isinstance(o, (SpikeMonitor, StateMonitor, PopulationRateMonitor))}
         return cls(program, backend=backend, device=dev, dtype=dtype, monitors=mons,
-                   compile_seconds=time.perf_counter() - t0)
+                   compile_seconds=time.perf_counter() - t0, cuda_graph=cuda_graph)
 
     def _add_state(self, key: str, shape: tuple[int, ...], dtype: str, init: object) -> None:
         tdtype = _DTYPES[dtype] or self.dtype
@@ -160,8 +184,16 @@ class CompiledNetwork(torch.nn.Module):
 
     def _ensure_step(self) -> Any:
         if self._step_fn is None:
-            self._step_fn = self._build(self._state(), self._arrays, self._host, self._gen,
-                                        self.device, self.dtype)
+            if getattr(self._gen_info, "loop", "host") == "device":
+                from snncc.runtime.device_loop import DeviceLoop, device_loop_options
+
+                recorders, monitors = device_loop_options(self._gen_info)
+                self._step_fn = DeviceLoop(self._build, self._state(), self._arrays,
+                                           recorders, monitors, self.device, self.dtype,
+                                           self.program.batch, cuda_graph=self._cuda_graph)
+            else:
+                self._step_fn = self._build(self._state(), self._arrays, self._host,
+                                            self._gen, self.device, self.dtype)
         return self._step_fn
 
     def _apply(self, fn: Any, recurse: bool = True) -> CompiledNetwork:  # device/dtype moves
@@ -188,8 +220,11 @@ class CompiledNetwork(torch.nn.Module):
         rec = self._rec
         t0 = time.perf_counter()
         with torch.inference_mode():
-            for n in range(n0, n0 + steps):
-                step(n, rec)
+            if hasattr(step, "run"):
+                step.run(n0, n0 + steps, rec)
+            else:
+                for n in range(n0, n0 + steps):
+                    step(n, rec)
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         self.last_run_seconds = time.perf_counter() - t0
@@ -251,8 +286,9 @@ class CompiledNetwork(torch.nn.Module):
             if m.kind in ("spike", "rate"):
                 entries = self._rec.pop(name, [])
                 if entries:
-                    steps = np.concatenate([np.full(int(ix.numel()), n, np.int64)
-                                            for n, ix in entries])
+                    steps = np.concatenate([
+                        np.full(int(ix.numel()), n, np.int64) if isinstance(n, int)
+                        else n.cpu().numpy() for n, ix in entries])
                     flat = torch.cat([ix for _, ix in entries]).cpu().numpy()
                 else:
                     steps = np.zeros(0, np.int64)
@@ -273,7 +309,8 @@ class CompiledNetwork(torch.nn.Module):
                 d.steps = np.concatenate([d.steps, np.arange(n0, n1)])
                 for v in m.variables:
                     vals = self._rec.pop(f"{name}.{v}", [])
-                    arr = (torch.stack(vals).to(torch.float64).cpu().numpy() if vals
+                    vals = [x if x.ndim == 3 else x[None] for x in vals]
+                    arr = (torch.cat(vals).to(torch.float64).cpu().numpy() if vals
                            else np.zeros((0, B, len(m.record))))
                     d.values[v] = np.concatenate([d.values[v], arr])
 

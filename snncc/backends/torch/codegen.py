@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy
 
+from snncc.backends.common import ell_table, refractory_steps
 from snncc.backends.templating import render
 from snncc.backends.torch.printer import TorchPrinter
 from snncc.ir import program as ir
@@ -47,15 +48,6 @@ def local(owner: str, var: str) -> str:
 def key(owner: str, var: str) -> str:
     """The key of ``owner.var`` in the state / array dictionaries."""
     return f"{owner}.{var}"
-
-
-def _is_time_refractory(e: sympy.Expr) -> int | None:
-    """K if ``e`` is ``_n - lastspike < K`` (time-based refractoriness), else None."""
-    n, ls = sympy.Symbol("_n", real=True), sympy.Symbol("lastspike", real=True)
-    if isinstance(e, sympy.StrictLessThan) and sympy.simplify(e.lhs - (n - ls)) == 0 \
-            and e.rhs.is_number:
-        return int(e.rhs)
-    return None
 
 
 class _Gen:
@@ -172,7 +164,7 @@ class _Gen:
         refr = None
         notref = f"{pop.name}_notref"
         if pop.refractory is not None:
-            k = _is_time_refractory(pop.refractory)
+            k = refractory_steps(pop.refractory)
             if k is not None and "lastspike" in names:
                 code = f"{notref} = {names['lastspike']} <= (n - {k})"
             else:
@@ -352,7 +344,7 @@ class _Gen:
         fast = None if pr.update else self.constant_additive(pr, statements, direction)
         for gk, d in enumerate(uniq):
             sel = np.arange(S) if delays.size == 1 else np.nonzero(delays == d)[0]
-            ell, full = _ell(src_index[sel], sel, n_src)
+            ell, full = ell_table(src_index[sel], sel, n_src)
             lines: list[str] = []
             if d == 0:
                 lines.append(f"_idx = {src}_idx")
@@ -558,20 +550,6 @@ class _Gen:
         self.out.source = self.out.source.replace("import torch\n",
                                                   "import numpy as np\nimport torch\n", 1)
         return self.out
-
-
-def _ell(src_index: np.ndarray, syn_ids: np.ndarray, n_src: int) -> tuple[np.ndarray, bool]:
-    """Synapse ids grouped by source neuron: an ``[n_src, F]`` table padded with -1.
-    Returns the table and whether every row is full (no padding)."""
-    order = np.argsort(src_index, kind="stable")
-    srt = src_index[order]
-    counts = np.bincount(srt, minlength=n_src)
-    F = int(counts.max()) if counts.size else 0
-    table = np.full((n_src, max(F, 1)), -1, dtype=np.int64)
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    col = np.arange(srt.size) - np.repeat(starts, counts)
-    table[srt, col] = syn_ids[order]
-    return table, bool(F > 0 and np.all(counts == F))
 
 
 def generate(program: ir.Program) -> Generated:

@@ -13,20 +13,22 @@ from collections.abc import Callable, Mapping
 import sympy
 from sympy.printing.pycode import PythonCodePrinter
 
+from snncc.backends.printing import route_elementary
 from snncc.ir.functions import clip, exprel, rand, randn
 
 _TORCH = {"exp": "torch.exp", "log": "torch.log", "sin": "torch.sin", "cos": "torch.cos",
           "tan": "torch.tan", "tanh": "torch.tanh", "sinh": "torch.sinh", "cosh": "torch.cosh",
           "asin": "torch.asin", "acos": "torch.acos", "atan": "torch.atan",
           "floor": "torch.floor", "ceiling": "torch.ceil", "sign": "torch.sign",
-          "Abs": "torch.abs", "sqrt": "torch.sqrt"}
+          "Abs": "torch.abs", "sqrt": "torch.sqrt", "erf": "torch.erf"}
 _MATH = {"exp": "math.exp", "log": "math.log", "sin": "math.sin", "cos": "math.cos",
          "tan": "math.tan", "tanh": "math.tanh", "sinh": "math.sinh", "cosh": "math.cosh",
          "asin": "math.asin", "acos": "math.acos", "atan": "math.atan",
          "floor": "math.floor", "ceiling": "math.ceil", "sign": "_sign", "Abs": "abs",
-         "sqrt": "math.sqrt"}
+         "sqrt": "math.sqrt", "erf": "math.erf"}
 
 
+@route_elementary
 class TorchPrinter(PythonCodePrinter):
     """Prints IR expressions as torch code.
 
@@ -166,21 +168,6 @@ class TorchPrinter(PythonCodePrinter):
             return f"{table[name]}({', '.join(self._print(a) for a in e.args)})"
         raise ValueError(f"the torch printer cannot print function {name!r}")
 
-    _print_exp = _print_Function
-    _print_log = _print_Function
-    _print_sin = _print_Function
-    _print_cos = _print_Function
-    _print_tan = _print_Function
-    _print_tanh = _print_Function
-    _print_sinh = _print_Function
-    _print_cosh = _print_Function
-    _print_asin = _print_Function
-    _print_acos = _print_Function
-    _print_atan = _print_Function
-    _print_floor = _print_Function
-    _print_ceiling = _print_Function
-    _print_sign = _print_Function
-    _print_Abs = _print_Function
 
     def _print_clip(self, e: clip) -> str:
         x, lo, hi = (self._print(a) for a in e.args)

@@ -1,0 +1,43 @@
+"""Spike compaction: a spike raster (one byte per neuron) to the list of spiking indices.
+
+``compact(flags)`` returns the indices of the non-zero entries of a 1-d int8 tensor in
+increasing order. Each program counts the spikes of its block, reserves room in the
+output with one atomic add, and writes its indices at the reserved place (a prefix sum
+within the block); blocks finish in any order, so the list is sorted at the end.
+"""
+
+from __future__ import annotations
+
+import torch
+from snncc.kernels import import_triton
+
+triton = import_triton()
+import triton.language as tl  # noqa: E402
+
+
+@triton.jit
+def compact_kernel(flags_ptr, n, out_ptr, count_ptr, BLOCK: tl.constexpr):
+    """Append the indices ``k < n`` with ``flags[k] != 0`` to ``out`` (count in
+    ``count[0]``)."""
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < n
+    f = (tl.load(flags_ptr + offs, mask=mask, other=0) != 0).to(tl.int32)
+    total = tl.sum(f, axis=0)
+    if total > 0:
+        base = tl.atomic_add(count_ptr, total)
+        pos = base + tl.cumsum(f, axis=0) - 1
+        tl.store(out_ptr + pos, offs.to(tl.int64), mask=f != 0)
+
+
+def compact(flags: torch.Tensor, block: int = 1024) -> torch.Tensor:
+    """The sorted int64 indices of the non-zero entries of ``flags`` (1-d, int8/bool)."""
+    flags = flags.reshape(-1)
+    if flags.dtype == torch.bool:
+        flags = flags.view(torch.int8)
+    n = flags.numel()
+    out = torch.empty(max(n, 1), dtype=torch.int64, device=flags.device)
+    count = torch.zeros(1, dtype=torch.int32, device=flags.device)
+    if n:
+        block = min(block, triton.next_power_of_2(n))
+        compact_kernel[(triton.cdiv(n, block),)](flags, n, out, count, BLOCK=block)
+    return torch.sort(out[:int(count.item())]).values

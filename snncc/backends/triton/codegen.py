@@ -1,0 +1,543 @@
+"""Triton code generation: IR program -> Python source of Triton kernels and a ``step()``.
+
+One fused kernel per neuron population does, per neuron and in registers: the state
+monitors' recording (values at the start of the step), refractoriness, the state update,
+the threshold, the spike output (into the population's spike history, a ring buffer of
+``max delay + 1`` steps, and the monitors' raster) and -- where no synapse reads or
+writes what it changes -- the reset. Spike sources (Poisson, generators) get one kernel
+each. Each synaptic pathway (``on_pre`` / ``on_post`` of a projection) is one
+event-driven kernel over the source neurons and all delay groups at once: blocks without
+a spike do nothing; for a spiking neuron its row of the synapse table (ELL) is loaded
+and the pathway's statements run per synapse, with atomic adds on the target side.
+Resets that synapses could observe run after the pathways, as in Brian2.
+
+Expressions are printed by :class:`~snncc.backends.triton.printer.TritonPrinter`; the
+kernels and the launch code are framed by ``templates/triton/*.j2``; nothing here parses
+strings. Kernels read the step counter from device memory, so the host only launches
+and a CUDA graph can replay a block of steps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import sympy
+
+from snncc.backends.common import ell_table, refractory_steps
+from snncc.backends.templating import render
+from snncc.backends.triton.printer import TritonPrinter
+from snncc.errors import BackendError
+from snncc.ir import program as ir
+from snncc.ir.statements import Statement
+
+
+@dataclass
+class StateSpec:
+    """A state tensor the runtime must allocate (and save in ``state_dict``)."""
+
+    shape: tuple[int, ...]
+    dtype: str  # float | int | bool | int8
+    init: object = 0.0
+
+
+@dataclass
+class Recorder:
+    """A device buffer a monitor records into, ``[chunk steps, lanes]``: ``raster``
+    (int8 spikes of a population) or ``state`` (values of recorded neurons)."""
+
+    key: str
+    kind: str  # raster | state
+    lanes: int
+    dtype: str  # int8 | float
+
+
+@dataclass
+class Generated:
+    """What the triton backend produces for a program."""
+
+    source: str
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)  # static, on the device
+    host: dict[str, object] = field(default_factory=dict)
+    state: dict[str, StateSpec] = field(default_factory=dict)  # backend-owned state
+    recorders: dict[str, Recorder] = field(default_factory=dict)
+    # monitor name -> (kind, recorder key(s), population lanes, population size)
+    monitors: dict[str, tuple] = field(default_factory=dict)
+    kernels: list[str] = field(default_factory=list)
+    loop: str = "device"  # the runtime drives the step loop (chunks, CUDA graphs)
+
+
+def _sym(name: str) -> sympy.Symbol:
+    return sympy.Symbol(name, real=True)
+
+
+def _names_in(statements: list[Statement]) -> set[str]:
+    out: set[str] = set()
+    for st in statements:
+        out.add(st.target)
+        out |= {s.name for s in st.expr.free_symbols}
+    return out
+
+
+class _Kernel:
+    """A kernel being written: its pointer arguments (kernel name -> state/array key)
+    and body lines."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.ptrs: dict[str, str] = {}  # argument name -> "S:key" / "A:key" / "M:key"
+        self.ints: dict[str, int] = {}  # runtime integer arguments
+        self.lines: list[str] = []
+
+    def ptr(self, arg: str, source: str) -> str:
+        self.ptrs[arg] = source
+        return arg
+
+    def emit(self, line: str = "", comment: str = "") -> None:
+        if comment:
+            for c in comment.strip().splitlines():
+                self.lines.append(f"# {c.strip()}")
+        if line:
+            self.lines.append(line)
+
+
+class _Gen:
+    def __init__(self, program: ir.Program) -> None:
+        self.p = program
+        self.out = Generated("")
+        self.B = program.batch
+        self.streams = [0]
+        self.kernels: list[dict] = []
+        self.launches: list[dict] = []
+        # spike history length of each population (max on_pre delay + 1)
+        self.hist_len: dict[str, int] = {}
+        for pop in program.populations.values():
+            if pop.has_spikes:
+                self.hist_len[pop.name] = 1
+        for pr in program.projections.values():
+            if pr.on_pre:
+                self.hist_len[pr.pre] = max(self.hist_len[pr.pre], int(pr.delay.max()) + 1)
+        self.rastered = {m.target for m in program.monitors.values()
+                         if m.kind in ("spike", "rate")}
+        # variables of each population that synaptic code reads or writes
+        self.touched: dict[str, set[str]] = {p: set() for p in program.populations}
+        for pr in program.projections.values():
+            names = _names_in(pr.on_pre) | _names_in(pr.on_post)
+            for n in names:
+                if n.endswith("_pre"):
+                    self.touched[pr.pre].add(n[:-4])
+                elif n.endswith("_post"):
+                    self.touched[pr.post].add(n[:-5])
+
+    # ------------------------------------------------------------ helpers
+    def lanes(self, pop: ir.Population) -> int:
+        return self.B * pop.size
+
+    def draw(self, lane: str, lanes: str) -> object:
+        def fn(stream: int, kind: str) -> str:
+            f = "uniform" if kind == "rand" else "normal"
+            return f"_r.{f}(seed, {stream}, step_, {lane}, {lanes}).to(DT)"
+        return fn
+
+    def time(self, scale: float) -> str:
+        return f"step_.to(DT) * {self.p.dt * scale!r}"
+
+    def fused_reset(self, pop: ir.Population) -> bool:
+        """The reset can run inside the population kernel when no synaptic code reads or
+        writes a variable the reset reads or writes."""
+        resets = _names_in(pop.reset) | {"lastspike", "not_refractory"}
+        return not (resets & self.touched[pop.name])
+
+    # ------------------------------------------------------------ neurons
+    def neuron_kernel(self, pop: ir.Population) -> None:
+        k = _Kernel(f"{pop.name}_neurons")
+        lanes = self.lanes(pop)
+        names = {v: v for v in pop.variables}
+        names.update({"_n": "step_", "t": "t_", "i": "i_"})
+        pr = TritonPrinter(names, self.draw("offs_", "lanes"), self.streams)
+        k.emit("i_ = (offs_ % size).to(DT)", "index of each neuron in the population")
+        k.emit(f"t_ = {self.time(pop.time_scale)}")
+        for v in pop.variables:
+            arg = k.ptr(f"p_{v}", f"S:{pop.name}.{v}")
+            k.emit(f"{v} = tl.load({arg} + offs_, mask=mask_)")
+        self.state_recorders(k, pop, pr)
+        # refractoriness
+        notref = None
+        if pop.refractory is not None:
+            steps = refractory_steps(pop.refractory)
+            if steps is not None and "lastspike" in pop.variables:
+                k.emit(f"notref_ = lastspike <= step_ - {steps}",
+                       f"refractory: {pop.refractory_text}")
+            else:
+                k.emit(f"not_refractory = not_refractory | ({pr.doprint(pop.refractory)} == 0)",
+                       f"refractory: {pop.refractory_text}")
+                k.emit("notref_ = not_refractory")
+            notref = "notref_"
+        written: list[str] = []
+        # state update: temporaries in order, new values committed at the end
+        if pop.update:
+            k.emit(comment=f"state update ({pop.method_used}):")
+            for o in pop.odes:
+                k.emit(comment=f"  {o.text}")
+            for t in pop.subexpression_texts.values():
+                k.emit(comment=f"  where {t}")
+        state_vars = {o.name for o in pop.odes}
+        commits = []
+        for st in pop.update:
+            if st.target in state_vars:
+                commits.append(st)
+                continue
+            names[st.target] = st.target
+            pr.names[st.target] = st.target
+            k.emit(f"{st.target} = {pr.doprint(st.expr)}",
+                   "" if st.comment == "common subexpression" else st.comment)
+        for st in commits:
+            value = pr.doprint(st.expr)
+            if st.target in pop.unless_refractory and notref:
+                k.emit(f"{st.target} = tl.where({notref}, {value}, {st.target})",
+                       f"{st.comment} (unless refractory)")
+            else:
+                k.emit(f"{st.target} = {value}", st.comment)
+            written.append(st.target)
+        # threshold
+        if pop.threshold is not None:
+            cond = pr.doprint(pop.threshold)
+            k.emit(f"spk_ = ({cond}) & mask_" + (f" & {notref}" if notref else ""),
+                   f"threshold: {pop.threshold_text}")
+            self.spike_output(k, pop)
+            if self.fused_reset(pop):
+                written += self.reset_lines(k, pop, pr)
+        for v in dict.fromkeys(written):
+            k.emit(f"tl.store(p_{v} + offs_, {v}, mask=mask_)")
+        self.add_kernel(k, pop, lanes, f"{pop.name}: {pop.size} neurons, model "
+                        f"'{pop.model_name}', method {pop.method_used or '-'}")
+
+    def state_recorders(self, k: _Kernel, pop: ir.Population, pr: TritonPrinter) -> None:
+        for m in self.p.monitors.values():
+            if m.kind != "state" or m.target != pop.name:
+                continue
+            rec = m.record if m.record is not None else np.arange(pop.size)
+            slot = np.full(pop.size, -1, dtype=np.int64)
+            slot[rec] = np.arange(rec.size)
+            self.out.arrays[f"{m.name}.slot"] = slot
+            R = int(rec.size)
+            k.emit(comment=f"monitor {m.name}: record {', '.join(m.variables)} of {R} neurons "
+                   "(values at the start of the step)")
+            sl = k.ptr(f"p_{m.name}_slot", f"A:{m.name}.slot")
+            base = k.ptr("p_base", "M:_base")
+            k.emit(f"slot_ = tl.load({sl} + offs_ % size, mask=mask_, other=-1)")
+            k.emit(f"row_ = step_ - tl.load({base})")
+            for v in m.variables:
+                key = f"{m.name}.{v}"
+                self.out.recorders[key] = Recorder(key, "state", self.B * R, "float")
+                expr = _sym(v) if v in pop.variables else pop.subexpressions[v]
+                arg = k.ptr(f"p_{m.name}_{v}", f"M:{key}")
+                k.emit(f"tl.store({arg} + row_ * {self.B * R} + (offs_ // size) * {R} + slot_, "
+                       f"({pr.doprint(expr)}) + tl.zeros_like(i_), mask=mask_ & (slot_ >= 0))")
+            self.out.monitors[m.name] = ("state", [f"{m.name}.{v}" for v in m.variables],
+                                         R, pop.size)
+
+    def spike_output(self, k: _Kernel, pop: ir.Population) -> None:
+        L = self.hist_len[pop.name]
+        self.out.state[f"{pop.name}._spike_history"] = StateSpec((L, self.lanes(pop)), "int8")
+        h = k.ptr("p_hist", f"S:{pop.name}._spike_history")
+        k.emit(f"tl.store({h} + (step_ % {L}) * lanes + offs_, spk_.to(tl.int8), mask=mask_)",
+               f"spikes into the history ring ({L} step(s))")
+        if pop.name in self.rastered:
+            key = f"{pop.name}.raster"
+            self.out.recorders[key] = Recorder(key, "raster", self.lanes(pop), "int8")
+            r = k.ptr("p_raster", f"M:{key}")
+            base = k.ptr("p_base", "M:_base")
+            k.emit(f"tl.store({r} + (step_ - tl.load({base})) * lanes + offs_, "
+                   "spk_.to(tl.int8), mask=mask_)", "spikes into the monitors' raster")
+
+    def reset_lines(self, k: _Kernel, pop: ir.Population, pr: TritonPrinter) -> list[str]:
+        written = []
+        for st in pop.reset:
+            st = st.as_assignment()
+            k.emit(f"{st.target} = tl.where(spk_, {pr.doprint(st.expr)}, {st.target})",
+                   f"reset: {st.comment or st}")
+            written.append(st.target)
+        if "lastspike" in pop.variables:
+            k.emit("lastspike = tl.where(spk_, step_, lastspike)", "lastspike = t (in steps)")
+            written.append("lastspike")
+        if "not_refractory" in pop.variables:
+            k.emit("not_refractory = not_refractory & (spk_ == 0)", "refractory from now on")
+            written.append("not_refractory")
+        return written
+
+    def reset_kernel(self, pop: ir.Population) -> None:
+        """The reset after the synaptic pathways (Brian2's order), for a population whose
+        synapses read or write what the reset changes."""
+        k = _Kernel(f"{pop.name}_reset")
+        names = {v: v for v in pop.variables}
+        names.update({"_n": "step_", "t": "t_", "i": "i_"})
+        pr = TritonPrinter(names, self.draw("offs_", "lanes"), self.streams)
+        k.emit("i_ = (offs_ % size).to(DT)")
+        k.emit(f"t_ = {self.time(pop.time_scale)}")
+        L = self.hist_len[pop.name]
+        h = k.ptr("p_hist", f"S:{pop.name}._spike_history")
+        k.emit(f"spk_ = tl.load({h} + (step_ % {L}) * lanes + offs_, mask=mask_, other=0) != 0",
+               "the spikes of this step")
+        for v in pop.variables:
+            k.ptr(f"p_{v}", f"S:{pop.name}.{v}")
+            k.emit(f"{v} = tl.load(p_{v} + offs_, mask=mask_)")
+        written = self.reset_lines(k, pop, pr)
+        for v in dict.fromkeys(written):
+            k.emit(f"tl.store(p_{v} + offs_, {v}, mask=mask_)")
+        self.add_kernel(k, pop, self.lanes(pop), f"{pop.name}: reset after the synapses",
+                        phase="reset")
+
+    # ------------------------------------------------------------ spike sources
+    def poisson_kernel(self, pop: ir.Population) -> None:
+        k = _Kernel(f"{pop.name}_poisson")
+        pr = TritonPrinter({"i": "i_", "t": "t_"}, None, self.streams)
+        k.emit("i_ = (offs_ % size).to(DT)")
+        k.emit(f"t_ = {self.time(1.0)}")
+        stream = self.streams[0]
+        self.streams[0] += 1
+        k.emit(f"spk_ = (_r.uniform(seed, {stream}, step_, offs_, lanes).to(DT) < "
+               f"({pr.doprint(pop.rates)}) * {self.p.dt!r}) & mask_",
+               f"Poisson spikes, rates = {pop.rates}")
+        self.spike_output(k, pop)
+        self.add_kernel(k, pop, self.lanes(pop), f"{pop.name}: {pop.size} Poisson sources")
+
+    def generator_kernel(self, pop: ir.Population) -> None:
+        k = _Kernel(f"{pop.name}_generator")
+        steps = np.asarray(pop.spike_steps, dtype=np.int64)
+        n_steps = int(steps.max()) + 1 if steps.size else 0
+        starts = np.searchsorted(steps, np.arange(n_steps + 1), "left").astype(np.int64)
+        order = np.argsort(steps, kind="stable")
+        self.out.arrays[f"{pop.name}.starts"] = starts
+        self.out.arrays[f"{pop.name}.indices"] = np.asarray(pop.spike_indices,
+                                                            dtype=np.int64)[order]
+        per_step = int(np.diff(starts).max()) if n_steps else 1
+        chunk = max(2, min(64, 1 << (max(per_step, 1) - 1).bit_length()))
+        k.ptr("p_starts", f"A:{pop.name}.starts")
+        k.ptr("p_indices", f"A:{pop.name}.indices")
+        k.emit(f"s_ = tl.minimum(step_, {n_steps})",
+               f"spike generator: {steps.size} spikes over {n_steps} steps")
+        k.emit("lo_ = tl.load(p_starts + s_)")
+        k.emit("hi_ = tl.load(p_starts + s_ + 1)")
+        k.emit("k_ = offs_ % size")
+        k.emit("spk_ = offs_ < 0")
+        k.emit(f"for c_ in range(lo_, hi_, {chunk}):")
+        k.emit(f"    e_ = c_ + tl.arange(0, {chunk})")
+        k.emit("    ids_ = tl.load(p_indices + e_, mask=e_ < hi_, other=-1)")
+        k.emit("    hit_ = tl.max((ids_[None, :] == k_[:, None]).to(tl.int32), axis=1)")
+        k.emit("    spk_ = spk_ | (hit_ > 0)")
+        k.emit("spk_ = spk_ & mask_")
+        self.spike_output(k, pop)
+        self.add_kernel(k, pop, self.lanes(pop), f"{pop.name}: spike generator")
+
+    # ------------------------------------------------------------ synapses
+    def pathway_kernel(self, pr: ir.Projection, direction: str) -> None:
+        statements = pr.on_pre if direction == "on_pre" else pr.on_post
+        if not statements:
+            return
+        src_name = pr.pre if direction == "on_pre" else pr.post
+        src_index = pr.i if direction == "on_pre" else pr.j
+        pops = self.p.populations
+        n_src, n_pre, n_post = pops[src_name].size, pops[pr.pre].size, pops[pr.post].size
+        S = pr.n_synapses
+        delays = pr.delay if direction == "on_pre" else np.zeros(1, np.int64)
+        uniq = np.unique(delays)
+        tables = []
+        for d in uniq:
+            sel = np.arange(S) if delays.size == 1 else np.nonzero(delays == d)[0]
+            tables.append(ell_table(src_index[sel], sel, n_src)[0])
+        F = max(t.shape[1] for t in tables)
+        ell = np.full((len(tables), n_src, F), -1, dtype=np.int64)
+        for g, t in enumerate(tables):
+            ell[g, :, :t.shape[1]] = t
+        tag = f"{pr.name}.{direction}"
+        self.out.arrays[f"{tag}.ell"] = ell
+        self.out.arrays[f"{tag}.delays"] = uniq.astype(np.int64)
+        self.out.arrays[f"{pr.name}.i"] = pr.i.astype(np.int64)
+        self.out.arrays[f"{pr.name}.j"] = pr.j.astype(np.int64)
+        k = _Kernel(f"{pr.name}_{direction}")
+        L = self.hist_len[src_name]
+        k.ptr("p_hist", f"S:{src_name}._spike_history")
+        k.ptr("p_ell", f"A:{tag}.ell")
+        k.ptr("p_delays", f"A:{tag}.delays")
+        text = pr.on_pre_text if direction == "on_pre" else pr.on_post_text
+        k.emit("g_ = tl.program_id(1)", f"{direction} of {pr.name} ({pr.pre} -> {pr.post}, "
+               f"{S} synapses): spikes of {src_name}, {uniq.size} delay group(s)")
+        k.emit("d_ = tl.load(p_delays + g_)")
+        k.emit("src_ = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)")
+        k.emit(f"spk_ = tl.load(p_hist + ((step_ - d_ + {L}) % {L}) * lanes + src_, "
+               "mask=(src_ < lanes) & (src_ * 0 + step_ >= d_), other=0) != 0",
+               "the spikes of step n - delay")
+        k.emit("if tl.max(spk_.to(tl.int32), axis=0) > 0:")
+        body = _Kernel("")
+        body.emit(f"b_ = src_ // {n_src}")
+        body.emit(f"k_ = src_ % {n_src}")
+        body.emit(f"for f0_ in range(0, {F}, BLOCK_F):")
+        inner = _Kernel("")
+        inner.emit("f_ = f0_ + tl.arange(0, BLOCK_F)")
+        inner.emit(f"syn_ = tl.load(p_ell + (g_ * {n_src} + k_[:, None]) * {F} + f_[None, :], "
+                   f"mask=spk_[:, None] & (f_[None, :] < {F}), other=-1)")
+        inner.emit("m_ = syn_ >= 0")
+        code = _Kernel("")
+        self.event_code(code, k, pr, statements, direction, text)
+        used = "\n".join(code.lines)
+        # the indices the statements use, each computed once
+        if "sidx_" in used:
+            inner.emit(f"sidx_ = b_[:, None] * {S} + syn_", "per-synapse state index")
+        if "ipre_" in used or "pre_ " in used or "pre_," in used:
+            k.ptr("p_i", f"A:{pr.name}.i")
+            inner.emit("ipre_ = tl.load(p_i + syn_, mask=m_, other=0)")
+            inner.emit(f"pre_ = b_[:, None] * {n_pre} + ipre_")
+        if "jpost_" in used or "post_ " in used or "post_," in used:
+            k.ptr("p_j", f"A:{pr.name}.j")
+            inner.emit("jpost_ = tl.load(p_j + syn_, mask=m_, other=0)")
+            inner.emit(f"post_ = b_[:, None] * {n_post} + jpost_")
+        if "zero_" in used:
+            inner.emit("zero_ = tl.zeros([BLOCK, BLOCK_F], DT)")
+        inner.lines += code.lines
+        body.lines += ["    " + ln for ln in inner.lines]
+        k.lines += ["    " + ln for ln in body.lines]
+        src_pop = pops[src_name]
+        self.add_kernel(k, src_pop, self.B * n_src,
+                        f"{pr.name} {direction}: {S} synapses, {uniq.size} delay group(s)",
+                        phase=direction, groups=int(uniq.size), fan=F)
+
+    def event_code(self, k: _Kernel, kern: _Kernel, pr: ir.Projection,
+                   statements: list[Statement], direction: str, text: str) -> None:
+        pops = self.p.populations
+        names: dict[str, str] = {"i": "ipre_.to(DT)", "j": "jpost_.to(DT)",
+                                 "t": "t_", "_elapsed": "elapsed_"}
+        for v in pr.variables:
+            names[v] = v
+        side_ptr: dict[str, tuple[str, str]] = {}  # "ge_post" -> (pointer arg, index)
+        for side, pop_name, index in (("pre", pr.pre, "pre_"), ("post", pr.post, "post_")):
+            for v in pops[pop_name].variables:
+                arg = f"p_{v}_{side}"
+                side_ptr[f"{v}_{side}"] = (arg, index)
+                names[f"{v}_{side}"] = f"{v}_{side}"
+        printer = TritonPrinter(names, self.draw("sidx_", f"{self.B * pr.n_synapses}"),
+                                self.streams)
+        if "t" in _names_in(statements):
+            k.emit(f"t_ = {self.time(pr.time_scale)}")
+        used = _names_in(statements) | _names_in(pr.update)
+        syn_written: list[str] = []
+        for v in pr.variables:
+            if v in used or (pr.update and v == "lastupdate"):
+                kern.ptr(f"p_{v}", f"S:{pr.name}.{v}")
+                k.emit(f"{v} = tl.load(p_{v} + sidx_, mask=m_)")
+        if pr.update:
+            k.emit(f"elapsed_ = (step_ - lastupdate).to(DT) * {self.p.dt * pr.time_scale!r}",
+                   f"event-driven ({pr.method_used}): advance to t from the last event")
+            for o in pr.odes:
+                k.emit(comment=f"  {o.text}")
+            for st in pr.update:
+                k.emit(f"{st.target} = {printer.doprint(st.expr)}")
+                if not st.target.startswith("_"):
+                    syn_written.append(st.target)
+                else:
+                    printer.names[st.target] = st.target
+        for line in text.strip().splitlines():
+            k.emit(comment=f"{direction}: {line.strip()}")
+        for st in statements:
+            reads = {s.name for s in st.expr.free_symbols}
+            for r in sorted(reads & set(side_ptr)):
+                arg, index = side_ptr[r]
+                kern.ptr(arg, "S:" + self._side_key(pr, r))
+                k.emit(f"{r} = tl.load({arg} + {index}, mask=m_)")
+            value = printer.doprint(st.expr)
+            if st.target in pr.variables:
+                k.emit(f"{st.target} = " + (value if st.op == "=" else
+                                           f"{st.target} {st.op[0]} ({value})"),
+                       st.comment or str(st))
+                syn_written.append(st.target)
+                continue
+            arg, index = side_ptr[st.target]
+            kern.ptr(arg, "S:" + self._side_key(pr, st.target))
+            if st.op in ("+=", "-="):
+                sign = "-" if st.op == "-=" else ""
+                k.emit(f"tl.atomic_add({arg} + {index}, zero_ + {sign}({value}), mask=m_)",
+                       st.comment or str(st))
+            elif st.op == "=":
+                k.emit(f"tl.store({arg} + {index}, zero_ + ({value}), mask=m_)",
+                       st.comment or str(st))
+            else:
+                raise BackendError(
+                    f"projection {pr.name!r}, {direction}: '{st.comment or st}' multiplies "
+                    f"a variable of a population that many synapses may change at once; the "
+                    f"triton backend has no atomic multiply: write it as '+=' (e.g. "
+                    f"'x += x*(f - 1)') or use backend='torch'")
+        if pr.update:
+            k.emit("lastupdate = tl.zeros_like(lastupdate) + step_")
+            syn_written.append("lastupdate")
+        for v in dict.fromkeys(syn_written):
+            k.emit(f"tl.store(p_{v} + sidx_, {v}, mask=m_)")
+
+    def _side_key(self, pr: ir.Projection, name: str) -> str:
+        if name.endswith("_pre"):
+            return f"{pr.pre}.{name[:-4]}"
+        return f"{pr.post}.{name[:-5]}"
+
+    # ------------------------------------------------------------ assembly
+    def add_kernel(self, k: _Kernel, pop: ir.Population, lanes: int, title: str,
+                   phase: str = "neurons", groups: int = 1, fan: int = 1) -> None:
+        body = "\n".join(("    " + ln) if ln else "" for ln in k.lines)
+        args = list(k.ptrs)
+        self.kernels.append({"name": k.name, "title": title, "args": args, "body": body,
+                             "pathway": phase in ("on_pre", "on_post")})
+        self.out.kernels.append(k.name)
+        self.launches.append({"name": k.name, "phase": phase, "lanes": lanes,
+                              "size": pop.size, "groups": groups, "fan": fan,
+                              "args": [self._bind(src) for src in k.ptrs.values()]})
+
+    def _bind(self, source: str) -> str:
+        kind, key = source.split(":", 1)
+        return f'{kind}["{key}"]'
+
+    def generate(self) -> Generated:
+        p = self.p
+        for pop in p.populations.values():
+            if pop.kind == "neuron":
+                if pop.update or pop.threshold is not None or pop.refractory is not None \
+                        or any(m.target == pop.name for m in p.monitors.values()):
+                    self.neuron_kernel(pop)
+            elif pop.kind == "poisson":
+                self.poisson_kernel(pop)
+            else:
+                self.generator_kernel(pop)
+        for pr in p.projections.values():
+            self.pathway_kernel(pr, "on_pre")
+        for pr in p.projections.values():
+            self.pathway_kernel(pr, "on_post")
+        for pop in p.populations.values():
+            if pop.kind == "neuron" and pop.threshold is not None and not self.fused_reset(pop):
+                self.reset_kernel(pop)
+        for m in p.monitors.values():
+            if m.kind in ("spike", "rate"):
+                pop = p.populations[m.target]
+                self.out.monitors[m.name] = (m.kind, [f"{pop.name}.raster"], self.lanes(pop),
+                                             pop.size)
+        order = {"neurons": 0, "on_pre": 1, "on_post": 2, "reset": 3}
+        launches = sorted(self.launches, key=lambda x: order[x["phase"]])
+        self.out.source = render(
+            "triton", "network.py.j2", dt_ms=f"{p.dt * 1e3:g}", batch=p.batch,
+            passes=" -> ".join(p.passes) or "none", kernels=self.kernels, launches=launches,
+            seed=int(p.seed or 0) % 2**31)
+        return self.out
+
+
+def generate(program: ir.Program) -> Generated:
+    """Generate the triton module for ``program`` (after the passes)."""
+    return _Gen(program).generate()
+
+
+def check_device(device: object) -> None:
+    """Raise a BackendError if generated kernels cannot run on ``device`` here."""
+    from snncc.kernels import import_triton, interpreting
+
+    import_triton()
+    if getattr(device, "type", str(device)) == "cpu" and not interpreting():
+        raise BackendError(
+            "the triton backend runs on the CPU only in Triton's interpreter, but Triton "
+            "was imported in compiled mode before snncc could switch the interpreter on; "
+            "set TRITON_INTERPRET=1 in the environment (or import snncc's triton backend "
+            "before triton), or use backend='torch' on the CPU")

@@ -1,0 +1,190 @@
+"""The Triton printer: sympy expressions -> Triton (``triton.language``) source.
+
+The one place that decides how an IR expression looks inside a generated Triton kernel.
+Every value in a kernel is a block (one lane per neuron or synapse) or a scalar; the
+printer needs no tensor/scalar distinction, only the names bound to each symbol.
+Functions beyond Triton's core ops (``expm1``, ``tanh``, ``atan``, ``exprel``, ...) are
+the portable helpers of :mod:`snncc.kernels.smath` (imported as ``_m`` by the generated
+module), so the same source runs compiled on a GPU and in Triton's CPU interpreter.
+Random draws are counter-based (:mod:`snncc.kernels.rng`): each draw site gets its own
+stream number, so no two draws share a counter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import sympy
+from sympy.printing.str import StrPrinter
+
+from snncc.backends.printing import route_elementary
+from snncc.ir.functions import clip, exprel, rand, randn
+
+# sympy function name -> Triton expression template ({0}, {1}: printed arguments)
+_FUNCS = {
+    "exp": "tl.exp({0})", "log": "tl.log({0})", "sqrt": "tl.sqrt({0})",
+    "sin": "tl.sin({0})", "cos": "tl.cos({0})", "Abs": "tl.abs({0})",
+    "floor": "tl.floor({0})", "ceiling": "tl.ceil({0})", "erf": "tl.erf({0})",
+    "tan": "_m.tan({0})", "tanh": "_m.tanh({0})", "sinh": "_m.sinh({0})",
+    "cosh": "_m.cosh({0})", "atan": "_m.atan({0})", "asin": "_m.asin({0})",
+    "acos": "_m.acos({0})", "sign": "_m.sign({0})", "expm1": "_m.expm1({0})",
+    "log1p": "_m.log1p({0})",
+}
+
+
+@route_elementary
+class TritonPrinter(StrPrinter):
+    """Prints IR expressions as Triton code.
+
+    Args:
+        names: symbol name -> the kernel expression holding its value (a local block
+            such as ``v``, or a scalar such as ``t``).
+        draw: called with a stream number and ``"rand"``/``"randn"``; returns the code
+            of one counter-based draw for every lane of the kernel.
+        streams: the stream counter shared by all draw sites of a network (a one-item
+            list, incremented in place).
+    """
+
+    printmethod = "_tritoncode"
+
+    def __init__(self, names: Mapping[str, str],
+                 draw: Callable[[int, str], str] | None = None,
+                 streams: list[int] | None = None) -> None:
+        super().__init__({"order": "none"})
+        self.names = dict(names)
+        self.draw = draw
+        self.streams = streams if streams is not None else [0]
+
+    # ------------------------------------------------------------- atoms
+    def _print_Symbol(self, e: sympy.Symbol) -> str:
+        if e.name not in self.names:
+            raise KeyError(f"no value bound to symbol {e.name!r} in generated Triton code")
+        return self.names[e.name]
+
+    def _print_Float(self, e: sympy.Float) -> str:
+        return repr(float(e))
+
+    def _print_Integer(self, e: sympy.Integer) -> str:
+        return repr(float(int(e)))
+
+    def _print_Rational(self, e: sympy.Rational) -> str:
+        return repr(float(e.p) / float(e.q))
+
+    def _print_Half(self, e: sympy.Rational) -> str:
+        return "0.5"
+
+    def _print_NegativeOne(self, e: sympy.Basic) -> str:
+        return "-1.0"
+
+    def _print_One(self, e: sympy.Basic) -> str:
+        return "1.0"
+
+    def _print_Zero(self, e: sympy.Basic) -> str:
+        return "0.0"
+
+    def _print_Pi(self, e: sympy.Basic) -> str:
+        return repr(float(sympy.pi))
+
+    def _print_Exp1(self, e: sympy.Basic) -> str:
+        return repr(float(sympy.E))
+
+    def _print_Infinity(self, e: sympy.Basic) -> str:
+        return "float('inf')"
+
+    def _print_NegativeInfinity(self, e: sympy.Basic) -> str:
+        return "float('-inf')"
+
+    def _print_BooleanTrue(self, e: sympy.Basic) -> str:
+        return "True"
+
+    def _print_BooleanFalse(self, e: sympy.Basic) -> str:
+        return "False"
+
+    # ------------------------------------------------------------- operators
+    def _print_Pow(self, e: sympy.Pow, rational: bool = False) -> str:
+        base, ex = e.args
+        b = self.parenthesize(base, 60)
+        if ex == sympy.S.Half:
+            return f"tl.sqrt({self._print(base)})"
+        if ex == -sympy.S.Half:
+            return f"(1.0/tl.sqrt({self._print(base)}))"
+        if ex.is_Integer and 1 <= abs(int(ex)) <= 8:
+            k = abs(int(ex))
+            prod = "*".join([b] * k) if k > 1 else b
+            return f"(1.0/({prod}))" if int(ex) < 0 else f"({prod})"
+        return f"_m.pow({self._print(base)}, {self._print(ex)})"
+
+    def _print_Mul(self, e: sympy.Mul) -> str:
+        c, rest = e.as_coeff_Mul()
+        if c == -1:
+            return f"-{self.parenthesize(rest, 50)}"
+        return super()._print_Mul(e)
+
+    def _print_Relational(self, e: sympy.core.relational.Relational) -> str:
+        op = {"==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}[e.rel_op]
+        return f"({self._print(e.lhs)} {op} {self._print(e.rhs)})"
+
+    def _print_And(self, e: sympy.And) -> str:
+        return "(" + " & ".join(self._print(a) for a in e.args) + ")"
+
+    def _print_Or(self, e: sympy.Or) -> str:
+        return "(" + " | ".join(self._print(a) for a in e.args) + ")"
+
+    def _print_Not(self, e: sympy.Not) -> str:
+        return f"({self._print(e.args[0])} == 0)"
+
+    def _print_Piecewise(self, e: sympy.Piecewise) -> str:
+        args = list(e.args)
+        if args[-1].cond != sympy.true:
+            raise ValueError(f"Piecewise without a default branch: {e}")
+        out = self._print(args[-1].expr)
+        for expr, cond in reversed(args[:-1]):
+            out = f"tl.where({self._print(cond)}, {self._print(expr)}, {out})"
+        return out
+
+    def _print_Mod(self, e: sympy.Mod) -> str:
+        a, b = (self._print(x) for x in e.args)
+        return f"_m.floormod({a}, {b})"
+
+    def _print_Min(self, e: sympy.Min) -> str:
+        return self._fold("tl.minimum", e)
+
+    def _print_Max(self, e: sympy.Max) -> str:
+        return self._fold("tl.maximum", e)
+
+    def _fold(self, fn: str, e: sympy.Basic) -> str:
+        args = [self._print(a) for a in e.args]
+        out = args[0]
+        for a in args[1:]:
+            out = f"{fn}({out}, {a})"
+        return out
+
+    # ------------------------------------------------------------- functions
+    def _print_Function(self, e: sympy.Function) -> str:
+        name = type(e).__name__
+        if name == "log" and len(e.args) == 2:
+            return f"(tl.log({self._print(e.args[0])})/{float(sympy.log(e.args[1]))!r})"
+        if name in _FUNCS:
+            return _FUNCS[name].format(*(self._print(a) for a in e.args))
+        raise ValueError(f"the Triton printer cannot print function {name!r}")
+
+
+    def _print_clip(self, e: clip) -> str:
+        x, lo, hi = (self._print(a) for a in e.args)
+        return f"tl.minimum(tl.maximum({x}, {lo}), {hi})"
+
+    def _print_exprel(self, e: exprel) -> str:
+        return f"_m.exprel({self._print(e.args[0])})"
+
+    def _draw(self, kind: str) -> str:
+        if self.draw is None:
+            raise ValueError(f"{kind}() is not available here")
+        k = self.streams[0]
+        self.streams[0] += 1
+        return self.draw(k, kind)
+
+    def _print_rand(self, e: rand) -> str:
+        return self._draw("rand")
+
+    def _print_randn(self, e: randn) -> str:
+        return self._draw("randn")
