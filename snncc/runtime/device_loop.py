@@ -62,21 +62,28 @@ class DeviceLoop:
             n += k
 
     def _steps(self, k: int) -> None:
+        """``k`` steps from ``M["_step"]``: whole blocks replayed from the CUDA graph,
+        the rest launched step by step (kernels of step ``M["_step"] + j`` get the
+        offset ``j``; the counter is advanced once per block)."""
+        counter = self.M["_step"]
         if self.use_graph and self.graph is None and k > _GRAPH_STEPS:
-            self.step()  # compiles every kernel before the capture
+            self.step(0)  # compiles every kernel before the capture
+            counter.add_(1)
             k -= 1
             torch.cuda.synchronize(self.device)
             g = torch.cuda.CUDAGraph()
             with torch.cuda.graph(g):
-                for _ in range(_GRAPH_STEPS):
-                    self.step()
+                for j in range(_GRAPH_STEPS):
+                    self.step(j)
+                counter.add_(_GRAPH_STEPS)
             self.graph = g
         if self.graph is not None:
             while k >= _GRAPH_STEPS:
                 self.graph.replay()
                 k -= _GRAPH_STEPS
-        for _ in range(k):
-            self.step()
+        for j in range(k):
+            self.step(j)
+        counter.add_(k)
 
     def _flush(self, n0: int, k: int, rec: dict[str, list]) -> None:
         from snncc.kernels.spikes import compact

@@ -46,6 +46,31 @@ def write_cached_source(source: str, backend: str) -> Path | None:
     return path
 
 
+_LOADED: dict[str, tuple[Path | None, Any]] = {}  # source hash -> (path, build)
+_MAX_LOADED = 64
+
+
+def load_generated(source: str, backend: str) -> tuple[Path | None, Any]:
+    """Execute a generated module once per process and content: the same network compiled
+    again gets the same ``build`` (and so the same already-JIT-compiled Triton kernels).
+    Returns the cached source file (None if the cache is not writable) and ``build``."""
+    digest = hashlib.sha256(source.encode()).hexdigest()
+    if digest in _LOADED:
+        return _LOADED[digest]
+    path = write_cached_source(source, backend)
+    filename = str(path or f"<snncc {backend} {digest[:20]}>")
+    # Triton reads kernel sources through linecache: make them available even when the
+    # cache directory is not writable
+    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True),
+                                 filename)
+    namespace: dict[str, Any] = {"__name__": f"snncc_generated_{digest[:20]}"}
+    exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - our own source
+    if len(_LOADED) >= _MAX_LOADED:
+        _LOADED.pop(next(iter(_LOADED)))
+    _LOADED[digest] = (path, namespace["build"])
+    return _LOADED[digest]
+
+
 def resolve_device(device: Any) -> torch.device:
     """The torch device for ``device`` (default CPU); a ParameterError for one torch does
     not know or this machine cannot use."""
@@ -132,16 +157,7 @@ class CompiledNetwork(torch.nn.Module):
         self._host = gen.host
         self._gen = torch.Generator(device=self.device)
         self._gen.manual_seed(int(program.seed or 0) + 1)
-        namespace: dict[str, Any] = {"__name__": f"snncc_generated_{id(self)}"}
-        self.source_path = write_cached_source(self._source, backend)
-        filename = str(self.source_path or f"<snncc {backend} {id(self)}>")
-        # Triton reads kernel sources through linecache: make them available even when
-        # the cache directory is not writable
-        linecache.cache[filename] = (len(self._source), None,
-                                     self._source.splitlines(keepends=True), filename)
-        code = compile(self._source, filename, "exec")
-        exec(code, namespace)  # noqa: S102 - our own generated source
-        self._build = namespace["build"]
+        self.source_path, self._build = load_generated(self._source, backend)
         self._step_fn = None
         self._rec: dict[str, list] = defaultdict(list)
         self._rec_steps: dict[str, list] = defaultdict(list)

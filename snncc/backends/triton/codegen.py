@@ -31,6 +31,8 @@ from snncc.errors import BackendError
 from snncc.ir import program as ir
 from snncc.ir.statements import Statement
 
+DENSE_MIN_DENSITY = 0.25  # fraction of all pairs above which on_pre is a spike-matmul
+
 
 @dataclass
 class StateSpec:
@@ -306,7 +308,9 @@ class _Gen:
         k = _Kernel(f"{pop.name}_generator")
         steps = np.asarray(pop.spike_steps, dtype=np.int64)
         n_steps = int(steps.max()) + 1 if steps.size else 0
-        starts = np.searchsorted(steps, np.arange(n_steps + 1), "left").astype(np.int64)
+        # starts[s] .. starts[s + 1]: the spikes of step s; steps from n_steps on have
+        # none (starts[n_steps] == starts[n_steps + 1] == number of spikes)
+        starts = np.searchsorted(steps, np.arange(n_steps + 2), "left").astype(np.int64)
         order = np.argsort(steps, kind="stable")
         self.out.arrays[f"{pop.name}.starts"] = starts
         self.out.arrays[f"{pop.name}.indices"] = np.asarray(pop.spike_indices,
@@ -334,6 +338,9 @@ class _Gen:
     def pathway_kernel(self, pr: ir.Projection, direction: str) -> None:
         statements = pr.on_pre if direction == "on_pre" else pr.on_post
         if not statements:
+            return
+        if direction == "on_pre" and self.dense_ok(pr):
+            self.dense_kernel(pr)
             return
         src_name = pr.pre if direction == "on_pre" else pr.post
         src_index = pr.i if direction == "on_pre" else pr.j
@@ -401,6 +408,95 @@ class _Gen:
         self.add_kernel(k, src_pop, self.B * n_src,
                         f"{pr.name} {direction}: {S} synapses, {uniq.size} delay group(s)",
                         phase=direction, groups=int(uniq.size), fan=F)
+
+    def dense_ok(self, pr: ir.Projection) -> bool:
+        """A spike-matmul serves ``on_pre`` when the connectivity is dense (at least
+        DENSE_MIN_DENSITY of all pairs, each pair once), the delay is homogeneous, and
+        every statement adds to a postsynaptic variable a value that reads no neuron
+        variable and writes nothing else (the classic ``ge += w``)."""
+        n_pre = self.p.populations[pr.pre].size
+        n_post = self.p.populations[pr.post].size
+        S = pr.n_synapses
+        if pr.update or np.unique(pr.delay).size != 1 or S < DENSE_MIN_DENSITY * n_pre * n_post:
+            return False
+        for st in pr.on_pre:
+            if st.op not in ("+=", "-=") or not st.target.endswith("_post") \
+                    or st.target in pr.variables:
+                return False
+            if any(sy.name.endswith(("_pre", "_post")) for sy in st.expr.free_symbols):
+                return False
+        pairs = pr.i.astype(np.int64) * n_post + pr.j.astype(np.int64)
+        return np.unique(pairs).size == S
+
+    def dense_kernel(self, pr: ir.Projection) -> None:
+        """``on_pre`` as a spike-matmul: each program owns a block of postsynaptic
+        neurons of one batch element, scans the presynaptic spikes block by block (a
+        block without a spike costs one load), sums the inputs in registers and adds them
+        once: no atomics, the same sum order on every run."""
+        pops = self.p.populations
+        n_pre, n_post = pops[pr.pre].size, pops[pr.post].size
+        S = pr.n_synapses
+        d = int(pr.delay.max())
+        table = np.full((n_pre, n_post), -1, dtype=np.int64)
+        table[pr.i, pr.j] = np.arange(S)
+        tag = f"{pr.name}.on_pre"
+        self.out.arrays[f"{tag}.dense"] = table
+        k = _Kernel(f"{pr.name}_on_pre")
+        L = self.hist_len[pr.pre]
+        k.ptr("p_hist", f"S:{pr.pre}._spike_history")
+        k.ptr("p_dense", f"A:{tag}.dense")
+        k.emit("b_ = tl.program_id(1)", f"on_pre of {pr.name} ({pr.pre} -> {pr.post}, {S} "
+               f"synapses, {S / (n_pre * n_post):.0%} dense): spike-matmul over the spikes "
+               f"of {pr.pre}, delay {d} step(s)")
+        k.emit("post_ = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)")
+        k.emit(f"pm_ = post_ < {n_post}")
+        names: dict[str, str] = {"i": "pre_[:, None].to(DT)", "j": "post_[None, :].to(DT)",
+                                 "t": "t_"}
+        for v in pr.variables:
+            names[v] = v
+        printer = TritonPrinter(names, self.draw("sidx_", f"{self.B * S}"), self.streams)
+        targets = list(dict.fromkeys(st.target for st in pr.on_pre))
+        if "t" in _names_in(pr.on_pre):
+            k.emit(f"t_ = {self.time(pr.time_scale)}")
+        for tgt in targets:
+            k.emit(f"acc_{tgt} = tl.zeros([BLOCK], DT)")
+        k.emit(f"on_ = tl.arange(0, BLOCK_F) * 0 + step_ >= {d}",
+               "a block of flags: the interpreter takes no scalar in a mask")
+        k.emit(f"for p0_ in range(0, {n_pre}, BLOCK_F):")
+        body = _Kernel("")
+        body.emit("pre_ = p0_ + tl.arange(0, BLOCK_F)")
+        body.emit(f"spk_ = tl.load(p_hist + ((step_ - {d} + {L}) % {L}) * {self.B * n_pre} + "
+                  f"b_ * {n_pre} + pre_, mask=(pre_ < {n_pre}) & on_, other=0) != 0",
+                  f"the spikes of step n - {d}")
+        body.emit("if tl.max(spk_.to(tl.int32), axis=0) > 0:")
+        inner = _Kernel("")
+        inner.emit(f"syn_ = tl.load(p_dense + pre_[:, None] * {n_post} + post_[None, :], "
+                   "mask=spk_[:, None] & pm_[None, :], other=-1)")
+        inner.emit("m_ = syn_ >= 0")
+        code = _Kernel("")
+        for v in pr.variables:
+            if v in _names_in(pr.on_pre):
+                k.ptr(f"p_{v}", f"S:{pr.name}.{v}")
+                code.emit(f"{v} = tl.load(p_{v} + sidx_, mask=m_)")
+        for line in pr.on_pre_text.strip().splitlines():
+            code.emit(comment=f"on_pre: {line.strip()}")
+        for st in pr.on_pre:
+            sign = "-" if st.op == "-=" else ""
+            code.emit(f"acc_{st.target} += tl.sum(tl.where(m_, {sign}({printer.doprint(st.expr)})"
+                      ", 0.0), axis=0)", st.comment or str(st))
+        if "sidx_" in "\n".join(code.lines):
+            inner.emit(f"sidx_ = b_ * {S} + syn_", "per-synapse state index")
+        inner.lines += code.lines
+        body.lines += ["    " + ln for ln in inner.lines]
+        k.lines += ["    " + ln for ln in body.lines]
+        for tgt in targets:
+            var = tgt[:-len("_post")]
+            arg = k.ptr(f"p_{tgt}", f"S:{pr.post}.{var}")
+            k.emit(f"x_ = tl.load({arg} + b_ * {n_post} + post_, mask=pm_)")
+            k.emit(f"tl.store({arg} + b_ * {n_post} + post_, x_ + acc_{tgt}, mask=pm_)")
+        self.add_kernel(k, pops[pr.post], n_post,
+                        f"{pr.name} on_pre: {S} synapses, dense spike-matmul",
+                        phase="on_pre", groups=self.B, fan=n_pre, kind="dense")
 
     def event_code(self, k: _Kernel, kern: _Kernel, pr: ir.Projection,
                    statements: list[Statement], direction: str, text: str) -> None:
@@ -479,13 +575,15 @@ class _Gen:
 
     # ------------------------------------------------------------ assembly
     def add_kernel(self, k: _Kernel, pop: ir.Population, lanes: int, title: str,
-                   phase: str = "neurons", groups: int = 1, fan: int = 1) -> None:
+                   phase: str = "neurons", groups: int = 1, fan: int = 1,
+                   kind: str | None = None) -> None:
         body = "\n".join(("    " + ln) if ln else "" for ln in k.lines)
         args = list(k.ptrs)
         self.kernels.append({"name": k.name, "title": title, "args": args, "body": body,
                              "pathway": phase in ("on_pre", "on_post")})
         self.out.kernels.append(k.name)
-        self.launches.append({"name": k.name, "phase": phase, "lanes": lanes,
+        kind = kind or ("events" if phase in ("on_pre", "on_post") else "neurons")
+        self.launches.append({"name": k.name, "phase": phase, "lanes": lanes, "kind": kind,
                               "size": pop.size, "groups": groups, "fan": fan,
                               "args": [self._bind(src) for src in k.ptrs.values()]})
 
