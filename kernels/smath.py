@@ -41,7 +41,12 @@ def log1p(x):
 def exprel(x):
     """(exp(x) - 1) / x, with exprel(0) = 1."""
     safe = tl.where(x == 0.0, 1.0, x)
-    return tl.where(x == 0.0, 1.0, expm1(x) / safe)
+    em = expm1(x)
+    # past exp's overflow the quotient is still finite: (exp(x/2)/x)*exp(x/2) (halving
+    # is exact, so this keeps a few ulps)
+    h = tl.exp(0.5 * x)
+    big = (h / tl.where(x > 1.0, x, 1.0)) * h
+    return tl.where(x == 0.0, 1.0, tl.where(em == float("inf"), big, em / safe))
 
 
 @triton.jit
@@ -61,8 +66,11 @@ def tanh(x):
 @triton.jit
 def sinh(x):
     """Hyperbolic sine through expm1 of |x|."""
-    em = expm1(tl.abs(x))
+    a = tl.abs(x)
+    em = expm1(a)
     r = 0.5 * (em + em / (em + 1.0))
+    h = tl.exp(0.5 * a)
+    r = tl.where(em == float("inf"), (0.5 * h) * h, r)  # exp(a) overflows, sinh not yet
     return tl.where(x < 0, -r, r)
 
 
@@ -70,7 +78,9 @@ def sinh(x):
 def cosh(x):
     """Hyperbolic cosine."""
     a = tl.abs(x)
-    return 0.5 * (tl.exp(a) + tl.exp(-a))
+    e = tl.exp(a)
+    h = tl.exp(0.5 * a)
+    return tl.where(e == float("inf"), (0.5 * h) * h, 0.5 * (e + 1.0 / e))
 
 
 @triton.jit
@@ -110,7 +120,7 @@ def atan(x):
 @triton.jit
 def asin(x):
     """Arc sine (NaN outside [-1, 1])."""
-    return atan(x / tl.sqrt(1.0 - x * x))
+    return atan(x / tl.sqrt((1.0 - x) * (1.0 + x)))
 
 
 @triton.jit
@@ -121,15 +131,19 @@ def acos(x):
 
 @triton.jit
 def floormod(a, b):
-    """a mod b with the sign of b (Python's and sympy's Mod; C's % truncates)."""
-    return a - b * tl.floor(a / b)
+    """a mod b with the sign of b (Python's and sympy's Mod), from the exact remainder
+    ``a % b`` (C's fmod, with the sign of a)."""
+    r = a % b
+    return tl.where((r != 0.0) & ((r < 0.0) != (b < 0.0)), r + b, r)
 
 
 @triton.jit
 def pow(b, e):
-    """b**e for any real e; a negative base needs an integer exponent (else NaN)."""
+    """b**e for any real e; a negative base needs an integer exponent (else NaN);
+    b**0 = 1 for every b."""
     r = tl.exp(e * tl.log(tl.abs(b)))
     e_int = tl.floor(e) == e
     odd = e_int & (floormod(e, 2.0) == 1.0)
     neg = tl.where(odd, -r, r)
-    return tl.where(b < 0, tl.where(e_int, neg, float("nan")), r)
+    r = tl.where(b < 0, tl.where(e_int, neg, float("nan")), r)
+    return tl.where(e == 0.0, 1.0, r)

@@ -31,7 +31,7 @@ def compact_kernel(flags_ptr, n, out_ptr, count_ptr, BLOCK: tl.constexpr):
 
 def compact(flags: torch.Tensor, block: int = 1024) -> torch.Tensor:
     """The sorted int64 indices of the non-zero entries of ``flags`` (1-d, int8/bool)."""
-    flags = flags.reshape(-1)
+    flags = flags.reshape(-1).contiguous()
     if flags.dtype == torch.bool:
         flags = flags.view(torch.int8)
     n = flags.numel()

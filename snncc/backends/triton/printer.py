@@ -7,7 +7,9 @@ Functions beyond Triton's core ops (``expm1``, ``tanh``, ``atan``, ``exprel``, .
 the portable helpers of :mod:`snncc.kernels.smath` (imported as ``_m`` by the generated
 module), so the same source runs compiled on a GPU and in Triton's CPU interpreter.
 Random draws are counter-based (:mod:`snncc.kernels.rng`): each draw site gets its own
-stream number, so no two draws share a counter.
+stream number, so no two draws share a counter. Printed code may use the kernel's dtype
+``DT`` (a ``tl.constexpr`` every generated kernel takes); number-valued subexpressions are
+evaluated here, in double precision.
 """
 
 from __future__ import annotations
@@ -54,6 +56,16 @@ class TritonPrinter(StrPrinter):
         self.names = dict(names)
         self.draw = draw
         self.streams = streams if streams is not None else [0]
+
+    def _print(self, expr: object, **kwargs: object) -> str:
+        # a number-valued subexpression (log(2), sqrt(2)/3, ...) is evaluated here in
+        # double precision: in a kernel, a call on a literal would run in float32
+        if isinstance(expr, sympy.Expr) and not expr.is_Number and expr.is_number \
+                and not expr.atoms(rand, randn):
+            value = complex(expr.evalf(30))
+            if value.imag == 0.0:
+                return repr(value.real)
+        return super()._print(expr, **kwargs)
 
     # ------------------------------------------------------------- atoms
     def _print_Symbol(self, e: sympy.Symbol) -> str:
@@ -112,6 +124,8 @@ class TritonPrinter(StrPrinter):
             k = abs(int(ex))
             prod = "*".join([b] * k) if k > 1 else b
             return f"(1.0/({prod}))" if int(ex) < 0 else f"({prod})"
+        if base.is_number and float(base) > 0:  # b**x = exp(x*log(b)), log(b) exact here
+            return f"tl.exp({self._print(ex)} * {float(sympy.log(base)).__repr__()})"
         return f"_m.pow({self._print(base)}, {self._print(ex)})"
 
     def _print_Mul(self, e: sympy.Mul) -> str:
@@ -138,6 +152,8 @@ class TritonPrinter(StrPrinter):
         if args[-1].cond != sympy.true:
             raise ValueError(f"Piecewise without a default branch: {e}")
         out = self._print(args[-1].expr)
+        if args[-1].expr.is_number:  # a block in the kernel's dtype, not a float32 literal
+            out = f"tl.full((), {out}, DT)"
         for expr, cond in reversed(args[:-1]):
             out = f"tl.where({self._print(cond)}, {self._print(expr)}, {out})"
         return out
@@ -168,6 +184,9 @@ class TritonPrinter(StrPrinter):
             return _FUNCS[name].format(*(self._print(a) for a in e.args))
         raise ValueError(f"the Triton printer cannot print function {name!r}")
 
+
+    def _print_Heaviside(self, e: sympy.Heaviside) -> str:
+        return self._print_Function(e)
 
     def _print_clip(self, e: clip) -> str:
         x, lo, hi = (self._print(a) for a in e.args)
