@@ -65,7 +65,7 @@ def machine_info(cores: int) -> dict[str, Any]:
         else None,
         "torch_threads": torch.get_num_threads(),
         "platform": platform.platform(),
-        "python": platform.pythonmodule_version(),
+        "python": platform.python_version(),
         "torch": torch.__version__,
         "numpy": np.__version__,
         "brian2": module_version("brian2"),

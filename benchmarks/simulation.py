@@ -397,7 +397,7 @@ def machine_info(device: torch.device) -> dict[str, Any]:
         "nproc": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "platform": platform.platform(),
-        "python": platform.pythonmodule_version(),
+        "python": platform.python_version(),
         "torch": torch.__version__,
         "cuda": torch.version.cuda,
         "triton": module_version("triton"),

@@ -45,6 +45,13 @@ def resolve_device(device: str) -> str:
     return device
 
 
+def kernel_code(source: str) -> list[str]:
+    """The generated Triton kernels of a source (from the first ``@triton.jit`` on)."""
+    lines = source.splitlines()
+    start = next((k for k, line in enumerate(lines) if line.startswith("@triton.jit")), 0)
+    return lines[start:]
+
+
 def step_code(source: str) -> list[str]:
     """The body of ``def step`` in a generated source (dedented), or all lines if the
     source has no step function."""
@@ -87,7 +94,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     net, h = cuba_network(n=args.n, seed=args.seed)
     t0 = time.perf_counter()
-    sim = net.compile(backend="torch", device=device, dtype=_torch_dtype(args.dtype))
+    sim = net.compile(backend=args.backend, device=device, dtype=_torch_dtype(args.dtype))
     compile_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     sim.run(args.duration * 1e3)  # ms
@@ -102,16 +109,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print("snncc demo: Brian2's CUBA network (Vogels & Abbott 2005), library model 'cuba'")
     print(f"  {args.n} neurons ({n_exc} excitatory, {args.n - n_exc} inhibitory), "
           f"{n_syn} synapses, dt = {sim.dt * 1e3:g} ms, seed {args.seed}")
-    print(f"  backend torch on {device} ({args.dtype}{threads})")
+    print(f"  backend {sim.backend_name} on {device} ({args.dtype}{threads})")
     print(f"  compile time:                  {compile_s:.3f} s")
     print(f"  simulated {args.duration:g} s in wall time:    {wall:.3f} s")
     print(f"  seconds per simulated second:  {wall / args.duration:.3f}")
     print(f"  firing rate:                   {rate:.2f} Hz ({n_spikes} spikes)")
 
-    body = step_code(sim.source())
+    body = step_code(sim.source()) if sim.backend_name == "torch" else kernel_code(
+        sim.source())
     shown = body[:_DEMO_CODE_LINES]
     where = f"; full source: {sim.source_path}" if sim.source_path else ""
-    print(f"\nGenerated step code (first {len(shown)} of {len(body)} lines{where}):")
+    what = "step code" if sim.backend_name == "torch" else "kernels"
+    print(f"\nGenerated {what} (first {len(shown)} of {len(body)} lines{where}):")
     for line in shown:
         print(("    " + line).rstrip())
     if len(body) > len(shown):
@@ -233,6 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--device", default="auto",
                       help="auto (cuda if available, else cpu), cpu or cuda")
     demo.add_argument("--dtype", choices=_DTYPES, default="float32")
+    demo.add_argument("--backend", choices=["auto", "torch", "triton"], default="auto",
+                      help="auto (default): triton on a CUDA GPU, torch otherwise")
     demo.add_argument("--out", default=".", help="folder for the raster plot (.)")
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--threads", type=int, default=0,
@@ -245,7 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "small group driven by a constant input) or of the CUBA "
                           "network. Names: " + ", ".join(_emit_names()))
     emit.add_argument("name", metavar="MODEL_OR_NETWORK")
-    emit.add_argument("--backend", default="torch", choices=["torch"])
+    emit.add_argument("--backend", default="torch", choices=["torch", "triton"])
     emit.add_argument("--n", type=int, default=0,
                       help="number of neurons (default 10 for a model, 4000 for cuba)")
     emit.add_argument("--dtype", choices=_DTYPES, default="float32")

@@ -30,6 +30,26 @@ def test_demo_prints_rate_and_writes_png(tmp_path: Path, capsys: pytest.CaptureF
     assert 0.5 < rate < 100
 
 
+def test_demo_with_the_triton_backend(tmp_path: Path, capsys: pytest.CaptureFixture
+                                      ) -> None:
+    """The demo on the triton backend (Triton's interpreter on a CPU) shows kernels."""
+    pytest.importorskip("snncc.kernels.smath", reason="needs triton")
+    rc = main(["demo", "--n", "200", "--duration", "0.02", "--device", "cpu",
+               "--backend", "triton", "--no-plot", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert "backend triton on cpu" in out and "firing rate:" in out
+    assert "Generated kernels" in out and "@triton.jit" in out
+
+
+def test_emit_triton(capsys: pytest.CaptureFixture) -> None:
+    pytest.importorskip("snncc.kernels.smath", reason="needs triton")
+    assert main(["emit", "cuba", "--n", "100", "--backend", "triton"]) == 0
+    out = capsys.readouterr().out
+    assert "def P_neurons(" in out or "_neurons(" in out
+    assert "dv/dt  = (ge + gi - (v - El))/taum" in out and "ge += we" in out
+
+
 def test_emit_lif(capsys: pytest.CaptureFixture) -> None:
     assert main(["emit", "lif"]) == 0
     out = capsys.readouterr().out

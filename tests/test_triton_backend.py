@@ -334,3 +334,29 @@ def test_second_compile_reuses_the_loaded_kernels() -> None:
         return net
     a, b = build().compile(backend="triton"), build().compile(backend="triton")
     assert a._build is b._build and a.source() == b.source()
+
+
+def test_variables_named_like_kernel_arguments() -> None:
+    """User variables called size, seed, DT, lanes or range do not shadow the kernel's
+    own arguments, modules or builtins."""
+    model = sc.NeuronModel("""dv/dt = (size - v)/tau : volt (unless refractory)
+        size : volt
+        seed : 1
+        DT : second""", threshold="v > 10*mV", reset="v = 0*mV; seed += 1",
+        refractory=2 * ms, params={"tau": 10 * ms, "DT": 1 * ms})
+    syn = sc.SynapseModel("lanes : 1\nrange : 1", on_pre="v_post += lanes*mV; range += 1")
+    res = {}
+    for backend in ("torch", "triton"):
+        net = sc.Network(dt=DT * ms, seed=1)
+        with net:
+            G = sc.NeuronGroup(5, model, params={"size": 20 * mV}, name="G")
+            H = sc.NeuronGroup(5, model, params={"size": 5 * mV}, name="H")
+            sc.Connection(G, H, model=syn, params={"lanes": 3.0}, name="S")
+            sp = sc.SpikeMonitor(H)
+        sim = net.compile(backend=backend, dtype=torch.float64)
+        sim.run(30 * ms)
+        res[backend] = (sim.get("G", "seed").cpu().numpy(), sim.get("H", "v").cpu().numpy(),
+                        sim.get("S", "range").cpu().numpy(), sp.num_spikes)
+    assert res["torch"][0].min() >= 2 and res["torch"][3] > 5
+    for a, b in zip(res["torch"], res["triton"]):
+        np.testing.assert_allclose(b, a, rtol=1e-12)

@@ -376,9 +376,15 @@ class CompiledNetwork(torch.nn.Module):
 
     def describe(self) -> str:
         """Populations, state, chosen integrators, projections and kernels."""
-        return (self.program.describe()
+        kernels = getattr(self._gen_info, "kernels", [])
+        what = (f"{len(kernels)} kernels a step: {', '.join(kernels)}" if kernels
+                else "one generated step function")
+        text = (self.program.describe()
                 + f"\n  backend: {self.backend_name} on {self.device} ({self.dtype}), "
-                f"one generated step function; compile {self.compile_seconds:.3f} s")
+                f"{what}; compile {self.compile_seconds:.3f} s")
+        if getattr(self._gen_info, "loop", "host") == "device":
+            text += "\n  " + self._ensure_step().describe()
+        return text
 
     def forward(self, duration: float | Quantity) -> CompiledNetwork:  # noqa: D102
         return self.run(duration)

@@ -19,6 +19,8 @@ and a CUDA graph can replay a block of steps.
 
 from __future__ import annotations
 
+import builtins
+import keyword
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -67,6 +69,27 @@ class Generated:
     monitors: dict[str, tuple] = field(default_factory=dict)
     kernels: list[str] = field(default_factory=list)
     loop: str = "device"  # the runtime drives the step loop (chunks, CUDA graphs)
+
+
+# Names in a generated kernel, in four namespaces that cannot meet: the user's variables
+# (never starting with "_"; renamed by _local where they would shadow an argument, a
+# module or a builtin, or end with "_"), the IR's temporaries (starting with "_"), the
+# kernel's own locals (ending with "_", e.g. step_, offs_, spk_) and pointers (ending
+# with "_ptr_": <var>_ptr_ for the owner's variables, <var>_<side>_side_ptr_ for a
+# synapse's pre/post neurons, hist_ptr_, ell_ptr_, ...).
+_KERNEL_NAMES = frozenset({"seed", "lanes", "size", "step_ptr", "step_off", "DT", "BLOCK",
+                           "BLOCK_F", "tl", "triton", "torch", "_m", "_r"}
+                          | set(dir(builtins)) | set(keyword.kwlist))
+
+
+def _local(name: str) -> str:
+    """The kernel local holding the user variable ``name``."""
+    return f"{name}__v" if name in _KERNEL_NAMES or name.endswith("_") else name
+
+
+def _ptr(name: str) -> str:
+    """The kernel argument pointing at the owner's variable ``name``."""
+    return f"{name}_ptr_"
 
 
 def _sym(name: str) -> sympy.Symbol:
@@ -154,14 +177,14 @@ class _Gen:
     def neuron_kernel(self, pop: ir.Population) -> None:
         k = _Kernel(f"{pop.name}_neurons")
         lanes = self.lanes(pop)
-        names = {v: v for v in pop.variables}
+        names = {v: _local(v) for v in pop.variables}
         names.update({"_n": "step_", "t": "t_", "i": "i_"})
         pr = TritonPrinter(names, self.draw("offs_", "lanes"), self.streams)
         k.emit("i_ = (offs_ % size).to(DT)", "index of each neuron in the population")
         k.emit(f"t_ = {self.time(pop.time_scale)}")
         for v in pop.variables:
-            arg = k.ptr(f"p_{v}", f"S:{pop.name}.{v}")
-            k.emit(f"{v} = tl.load({arg} + offs_, mask=mask_)")
+            arg = k.ptr(_ptr(v), f"S:{pop.name}.{v}")
+            k.emit(f"{_local(v)} = tl.load({arg} + offs_, mask=mask_)")
         self.state_recorders(k, pop, pr)
         # refractoriness
         notref = None
@@ -171,7 +194,7 @@ class _Gen:
                 k.emit(f"notref_ = lastspike <= step_ - {steps}",
                        f"refractory: {pop.refractory_text}")
             else:
-                k.emit(f"not_refractory = not_refractory | ({pr.doprint(pop.refractory)} == 0)",
+                k.emit(f"not_refractory = not_refractory | (({pr.doprint(pop.refractory)}) == 0)",
                        f"refractory: {pop.refractory_text}")
                 k.emit("notref_ = not_refractory")
             notref = "notref_"
@@ -195,11 +218,12 @@ class _Gen:
                    "" if st.comment == "common subexpression" else st.comment)
         for st in commits:
             value = pr.doprint(st.expr)
+            x = _local(st.target)
             if st.target in pop.unless_refractory and notref:
-                k.emit(f"{st.target} = tl.where({notref}, {value}, {st.target})",
+                k.emit(f"{x} = tl.where({notref}, {value}, {x})",
                        f"{st.comment} (unless refractory)")
             else:
-                k.emit(f"{st.target} = {value}", st.comment)
+                k.emit(f"{x} = {value}", st.comment)
             written.append(st.target)
         # threshold
         if pop.threshold is not None:
@@ -210,7 +234,7 @@ class _Gen:
             if self.fused_reset(pop):
                 written += self.reset_lines(k, pop, pr)
         for v in dict.fromkeys(written):
-            k.emit(f"tl.store(p_{v} + offs_, {v}, mask=mask_)")
+            k.emit(f"tl.store({_ptr(v)} + offs_, {_local(v)}, mask=mask_)")
         self.add_kernel(k, pop, lanes, f"{pop.name}: {pop.size} neurons, model "
                         f"'{pop.model_name}', method {pop.method_used or '-'}")
 
@@ -225,15 +249,15 @@ class _Gen:
             R = int(rec.size)
             k.emit(comment=f"monitor {m.name}: record {', '.join(m.variables)} of {R} neurons "
                    "(values at the start of the step)")
-            sl = k.ptr(f"p_{m.name}_slot", f"A:{m.name}.slot")
-            base = k.ptr("p_base", "M:_base")
+            sl = k.ptr(f"{m.name}_slot_ptr_", f"A:{m.name}.slot")
+            base = k.ptr("base_ptr_", "M:_base")
             k.emit(f"slot_ = tl.load({sl} + offs_ % size, mask=mask_, other=-1)")
             k.emit(f"row_ = step_ - tl.load({base})")
             for v in m.variables:
                 key = f"{m.name}.{v}"
                 self.out.recorders[key] = Recorder(key, "state", self.B * R, "float")
                 expr = _sym(v) if v in pop.variables else pop.subexpressions[v]
-                arg = k.ptr(f"p_{m.name}_{v}", f"M:{key}")
+                arg = k.ptr(f"{m.name}_{v}_rec_ptr_", f"M:{key}")
                 k.emit(f"tl.store({arg} + row_ * {self.B * R} + (offs_ // size) * {R} + slot_, "
                        f"({pr.doprint(expr)}) + tl.zeros_like(i_), mask=mask_ & (slot_ >= 0))")
             self.out.monitors[m.name] = ("state", [f"{m.name}.{v}" for v in m.variables],
@@ -242,14 +266,14 @@ class _Gen:
     def spike_output(self, k: _Kernel, pop: ir.Population) -> None:
         L = self.hist_len[pop.name]
         self.out.state[f"{pop.name}._spike_history"] = StateSpec((L, self.lanes(pop)), "int8")
-        h = k.ptr("p_hist", f"S:{pop.name}._spike_history")
+        h = k.ptr("hist_ptr_", f"S:{pop.name}._spike_history")
         k.emit(f"tl.store({h} + (step_ % {L}) * lanes + offs_, spk_.to(tl.int8), mask=mask_)",
                f"spikes into the history ring ({L} step(s))")
         if pop.name in self.rastered:
             key = f"{pop.name}.raster"
             self.out.recorders[key] = Recorder(key, "raster", self.lanes(pop), "int8")
-            r = k.ptr("p_raster", f"M:{key}")
-            base = k.ptr("p_base", "M:_base")
+            r = k.ptr("raster_ptr_", f"M:{key}")
+            base = k.ptr("base_ptr_", "M:_base")
             k.emit(f"tl.store({r} + (step_ - tl.load({base})) * lanes + offs_, "
                    "spk_.to(tl.int8), mask=mask_)", "spikes into the monitors' raster")
 
@@ -257,7 +281,8 @@ class _Gen:
         written = []
         for st in pop.reset:
             st = st.as_assignment()
-            k.emit(f"{st.target} = tl.where(spk_, {pr.doprint(st.expr)}, {st.target})",
+            x = _local(st.target)
+            k.emit(f"{x} = tl.where(spk_, {pr.doprint(st.expr)}, {x})",
                    f"reset: {st.comment or st}")
             written.append(st.target)
         if "lastspike" in pop.variables:
@@ -272,21 +297,21 @@ class _Gen:
         """The reset after the synaptic pathways (Brian2's order), for a population whose
         synapses read or write what the reset changes."""
         k = _Kernel(f"{pop.name}_reset")
-        names = {v: v for v in pop.variables}
+        names = {v: _local(v) for v in pop.variables}
         names.update({"_n": "step_", "t": "t_", "i": "i_"})
         pr = TritonPrinter(names, self.draw("offs_", "lanes"), self.streams)
         k.emit("i_ = (offs_ % size).to(DT)")
         k.emit(f"t_ = {self.time(pop.time_scale)}")
         L = self.hist_len[pop.name]
-        h = k.ptr("p_hist", f"S:{pop.name}._spike_history")
+        h = k.ptr("hist_ptr_", f"S:{pop.name}._spike_history")
         k.emit(f"spk_ = tl.load({h} + (step_ % {L}) * lanes + offs_, mask=mask_, other=0) != 0",
                "the spikes of this step")
         for v in pop.variables:
-            k.ptr(f"p_{v}", f"S:{pop.name}.{v}")
-            k.emit(f"{v} = tl.load(p_{v} + offs_, mask=mask_)")
+            arg = k.ptr(_ptr(v), f"S:{pop.name}.{v}")
+            k.emit(f"{_local(v)} = tl.load({arg} + offs_, mask=mask_)")
         written = self.reset_lines(k, pop, pr)
         for v in dict.fromkeys(written):
-            k.emit(f"tl.store(p_{v} + offs_, {v}, mask=mask_)")
+            k.emit(f"tl.store({_ptr(v)} + offs_, {_local(v)}, mask=mask_)")
         self.add_kernel(k, pop, self.lanes(pop), f"{pop.name}: reset after the synapses",
                         phase="reset")
 
@@ -317,17 +342,17 @@ class _Gen:
                                                             dtype=np.int64)[order]
         per_step = int(np.diff(starts).max()) if n_steps else 1
         chunk = max(2, min(64, 1 << (max(per_step, 1) - 1).bit_length()))
-        k.ptr("p_starts", f"A:{pop.name}.starts")
-        k.ptr("p_indices", f"A:{pop.name}.indices")
+        k.ptr("starts_ptr_", f"A:{pop.name}.starts")
+        k.ptr("indices_ptr_", f"A:{pop.name}.indices")
         k.emit(f"s_ = tl.minimum(step_, {n_steps})",
                f"spike generator: {steps.size} spikes over {n_steps} steps")
-        k.emit("lo_ = tl.load(p_starts + s_)")
-        k.emit("hi_ = tl.load(p_starts + s_ + 1)")
+        k.emit("lo_ = tl.load(starts_ptr_ + s_)")
+        k.emit("hi_ = tl.load(starts_ptr_ + s_ + 1)")
         k.emit("k_ = offs_ % size")
         k.emit("spk_ = offs_ < 0")
         k.emit(f"for c_ in range(lo_, hi_, {chunk}):")
         k.emit(f"    e_ = c_ + tl.arange(0, {chunk})")
-        k.emit("    ids_ = tl.load(p_indices + e_, mask=e_ < hi_, other=-1)")
+        k.emit("    ids_ = tl.load(indices_ptr_ + e_, mask=e_ < hi_, other=-1)")
         k.emit("    hit_ = tl.max((ids_[None, :] == k_[:, None]).to(tl.int32), axis=1)")
         k.emit("    spk_ = spk_ | (hit_ > 0)")
         k.emit("spk_ = spk_ & mask_")
@@ -364,15 +389,15 @@ class _Gen:
         self.out.arrays[f"{pr.name}.j"] = pr.j.astype(np.int64)
         k = _Kernel(f"{pr.name}_{direction}")
         L = self.hist_len[src_name]
-        k.ptr("p_hist", f"S:{src_name}._spike_history")
-        k.ptr("p_ell", f"A:{tag}.ell")
-        k.ptr("p_delays", f"A:{tag}.delays")
+        k.ptr("hist_ptr_", f"S:{src_name}._spike_history")
+        k.ptr("ell_ptr_", f"A:{tag}.ell")
+        k.ptr("delays_ptr_", f"A:{tag}.delays")
         text = pr.on_pre_text if direction == "on_pre" else pr.on_post_text
         k.emit("g_ = tl.program_id(1)", f"{direction} of {pr.name} ({pr.pre} -> {pr.post}, "
                f"{S} synapses): spikes of {src_name}, {uniq.size} delay group(s)")
-        k.emit("d_ = tl.load(p_delays + g_)")
+        k.emit("d_ = tl.load(delays_ptr_ + g_)")
         k.emit("src_ = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)")
-        k.emit(f"spk_ = tl.load(p_hist + ((step_ - d_ + {L}) % {L}) * lanes + src_, "
+        k.emit(f"spk_ = tl.load(hist_ptr_ + ((step_ - d_ + {L}) % {L}) * lanes + src_, "
                "mask=(src_ < lanes) & (src_ * 0 + step_ >= d_), other=0) != 0",
                "the spikes of step n - delay")
         k.emit("if tl.max(spk_.to(tl.int32), axis=0) > 0:")
@@ -382,7 +407,7 @@ class _Gen:
         body.emit(f"for f0_ in range(0, {F}, BLOCK_F):")
         inner = _Kernel("")
         inner.emit("f_ = f0_ + tl.arange(0, BLOCK_F)")
-        inner.emit(f"syn_ = tl.load(p_ell + (g_ * {n_src} + k_[:, None]) * {F} + f_[None, :], "
+        inner.emit(f"syn_ = tl.load(ell_ptr_ + (g_ * {n_src} + k_[:, None]) * {F} + f_[None, :], "
                    f"mask=spk_[:, None] & (f_[None, :] < {F}), other=-1)")
         inner.emit("m_ = syn_ >= 0")
         code = _Kernel("")
@@ -392,12 +417,12 @@ class _Gen:
         if "sidx_" in used:
             inner.emit(f"sidx_ = b_[:, None] * {S} + syn_", "per-synapse state index")
         if "ipre_" in used or "pre_ " in used or "pre_," in used:
-            k.ptr("p_i", f"A:{pr.name}.i")
-            inner.emit("ipre_ = tl.load(p_i + syn_, mask=m_, other=0)")
+            k.ptr("i_ptr_", f"A:{pr.name}.i")
+            inner.emit("ipre_ = tl.load(i_ptr_ + syn_, mask=m_, other=0)")
             inner.emit(f"pre_ = b_[:, None] * {n_pre} + ipre_")
         if "jpost_" in used or "post_ " in used or "post_," in used:
-            k.ptr("p_j", f"A:{pr.name}.j")
-            inner.emit("jpost_ = tl.load(p_j + syn_, mask=m_, other=0)")
+            k.ptr("j_ptr_", f"A:{pr.name}.j")
+            inner.emit("jpost_ = tl.load(j_ptr_ + syn_, mask=m_, other=0)")
             inner.emit(f"post_ = b_[:, None] * {n_post} + jpost_")
         if "zero_" in used:
             inner.emit("zero_ = tl.zeros([BLOCK, BLOCK_F], DT)")
@@ -443,8 +468,8 @@ class _Gen:
         self.out.arrays[f"{tag}.dense"] = table
         k = _Kernel(f"{pr.name}_on_pre")
         L = self.hist_len[pr.pre]
-        k.ptr("p_hist", f"S:{pr.pre}._spike_history")
-        k.ptr("p_dense", f"A:{tag}.dense")
+        k.ptr("hist_ptr_", f"S:{pr.pre}._spike_history")
+        k.ptr("dense_ptr_", f"A:{tag}.dense")
         k.emit("b_ = tl.program_id(1)", f"on_pre of {pr.name} ({pr.pre} -> {pr.post}, {S} "
                f"synapses, {S / (n_pre * n_post):.0%} dense): spike-matmul over the spikes "
                f"of {pr.pre}, delay {d} step(s)")
@@ -453,36 +478,36 @@ class _Gen:
         names: dict[str, str] = {"i": "pre_[:, None].to(DT)", "j": "post_[None, :].to(DT)",
                                  "t": "t_"}
         for v in pr.variables:
-            names[v] = v
+            names[v] = _local(v)
         printer = TritonPrinter(names, self.draw("sidx_", f"{self.B * S}"), self.streams)
         targets = list(dict.fromkeys(st.target for st in pr.on_pre))
         if "t" in _names_in(pr.on_pre):
             k.emit(f"t_ = {self.time(pr.time_scale)}")
         for tgt in targets:
-            k.emit(f"acc_{tgt} = tl.zeros([BLOCK], DT)")
+            k.emit(f"acc_{tgt}_ = tl.zeros([BLOCK], DT)")
         k.emit(f"on_ = tl.arange(0, BLOCK_F) * 0 + step_ >= {d}",
                "a block of flags: the interpreter takes no scalar in a mask")
         k.emit(f"for p0_ in range(0, {n_pre}, BLOCK_F):")
         body = _Kernel("")
         body.emit("pre_ = p0_ + tl.arange(0, BLOCK_F)")
-        body.emit(f"spk_ = tl.load(p_hist + ((step_ - {d} + {L}) % {L}) * {self.B * n_pre} + "
+        body.emit(f"spk_ = tl.load(hist_ptr_ + ((step_ - {d} + {L}) % {L}) * {self.B * n_pre} + "
                   f"b_ * {n_pre} + pre_, mask=(pre_ < {n_pre}) & on_, other=0) != 0",
                   f"the spikes of step n - {d}")
         body.emit("if tl.max(spk_.to(tl.int32), axis=0) > 0:")
         inner = _Kernel("")
-        inner.emit(f"syn_ = tl.load(p_dense + pre_[:, None] * {n_post} + post_[None, :], "
+        inner.emit(f"syn_ = tl.load(dense_ptr_ + pre_[:, None] * {n_post} + post_[None, :], "
                    "mask=spk_[:, None] & pm_[None, :], other=-1)")
         inner.emit("m_ = syn_ >= 0")
         code = _Kernel("")
         for v in pr.variables:
             if v in _names_in(pr.on_pre):
-                k.ptr(f"p_{v}", f"S:{pr.name}.{v}")
-                code.emit(f"{v} = tl.load(p_{v} + sidx_, mask=m_)")
+                arg = k.ptr(_ptr(v), f"S:{pr.name}.{v}")
+                code.emit(f"{_local(v)} = tl.load({arg} + sidx_, mask=m_)")
         for line in pr.on_pre_text.strip().splitlines():
             code.emit(comment=f"on_pre: {line.strip()}")
         for st in pr.on_pre:
             sign = "-" if st.op == "-=" else ""
-            code.emit(f"acc_{st.target} += tl.sum(tl.where(m_, {sign}({printer.doprint(st.expr)})"
+            code.emit(f"acc_{st.target}_ += tl.sum(tl.where(m_, {sign}({printer.doprint(st.expr)})"
                       ", 0.0), axis=0)", st.comment or str(st))
         if "sidx_" in "\n".join(code.lines):
             inner.emit(f"sidx_ = b_ * {S} + syn_", "per-synapse state index")
@@ -491,9 +516,9 @@ class _Gen:
         k.lines += ["    " + ln for ln in body.lines]
         for tgt in targets:
             var = tgt[:-len("_post")]
-            arg = k.ptr(f"p_{tgt}", f"S:{pr.post}.{var}")
+            arg = k.ptr(f"{tgt}_side_ptr_", f"S:{pr.post}.{var}")
             k.emit(f"x_ = tl.load({arg} + b_ * {n_post} + post_, mask=pm_)")
-            k.emit(f"tl.store({arg} + b_ * {n_post} + post_, x_ + acc_{tgt}, mask=pm_)")
+            k.emit(f"tl.store({arg} + b_ * {n_post} + post_, x_ + acc_{tgt}_, mask=pm_)")
         self.add_kernel(k, pops[pr.post], n_post,
                         f"{pr.name} on_pre: {S} synapses, dense spike-matmul",
                         phase="on_pre", groups=self.B, fan=n_pre, kind="dense")
@@ -504,13 +529,13 @@ class _Gen:
         names: dict[str, str] = {"i": "ipre_.to(DT)", "j": "jpost_.to(DT)",
                                  "t": "t_", "_elapsed": "elapsed_"}
         for v in pr.variables:
-            names[v] = v
+            names[v] = _local(v)
         side_ptr: dict[str, tuple[str, str]] = {}  # "ge_post" -> (pointer arg, index)
         for side, pop_name, index in (("pre", pr.pre, "pre_"), ("post", pr.post, "post_")):
             for v in pops[pop_name].variables:
-                arg = f"p_{v}_{side}"
+                arg = f"{v}_{side}_side_ptr_"
                 side_ptr[f"{v}_{side}"] = (arg, index)
-                names[f"{v}_{side}"] = f"{v}_{side}"
+                names[f"{v}_{side}"] = _local(f"{v}_{side}")
         printer = TritonPrinter(names, self.draw("sidx_", f"{self.B * pr.n_synapses}"),
                                 self.streams)
         if "t" in _names_in(statements):
@@ -519,15 +544,16 @@ class _Gen:
         syn_written: list[str] = []
         for v in pr.variables:
             if v in used or (pr.update and v == "lastupdate"):
-                kern.ptr(f"p_{v}", f"S:{pr.name}.{v}")
-                k.emit(f"{v} = tl.load(p_{v} + sidx_, mask=m_)")
+                arg = kern.ptr(_ptr(v), f"S:{pr.name}.{v}")
+                k.emit(f"{_local(v)} = tl.load({arg} + sidx_, mask=m_)")
         if pr.update:
             k.emit(f"elapsed_ = (step_ - lastupdate).to(DT) * {self.p.dt * pr.time_scale!r}",
                    f"event-driven ({pr.method_used}): advance to t from the last event")
             for o in pr.odes:
                 k.emit(comment=f"  {o.text}")
             for st in pr.update:
-                k.emit(f"{st.target} = {printer.doprint(st.expr)}")
+                x = st.target if st.target.startswith("_") else _local(st.target)
+                k.emit(f"{x} = {printer.doprint(st.expr)}")
                 if not st.target.startswith("_"):
                     syn_written.append(st.target)
                 else:
@@ -539,11 +565,11 @@ class _Gen:
             for r in sorted(reads & set(side_ptr)):
                 arg, index = side_ptr[r]
                 kern.ptr(arg, "S:" + self._side_key(pr, r))
-                k.emit(f"{r} = tl.load({arg} + {index}, mask=m_)")
+                k.emit(f"{_local(r)} = tl.load({arg} + {index}, mask=m_)")
             value = printer.doprint(st.expr)
             if st.target in pr.variables:
-                k.emit(f"{st.target} = " + (value if st.op == "=" else
-                                           f"{st.target} {st.op[0]} ({value})"),
+                x = _local(st.target)
+                k.emit(f"{x} = " + (value if st.op == "=" else f"{x} {st.op[0]} ({value})"),
                        st.comment or str(st))
                 syn_written.append(st.target)
                 continue
@@ -566,7 +592,7 @@ class _Gen:
             k.emit("lastupdate = tl.zeros_like(lastupdate) + step_")
             syn_written.append("lastupdate")
         for v in dict.fromkeys(syn_written):
-            k.emit(f"tl.store(p_{v} + sidx_, {v}, mask=m_)")
+            k.emit(f"tl.store({_ptr(v)} + sidx_, {_local(v)}, mask=m_)")
 
     def _side_key(self, pr: ir.Projection, name: str) -> str:
         if name.endswith("_pre"):
