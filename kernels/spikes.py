@@ -1,4 +1,9 @@
-"""Spike compaction: a spike raster (one byte per neuron) to the list of spiking indices.
+"""Spikes on the device: the history ring buffer that carries them through synaptic delays,
+and compaction of a raster into the list of spiking indices.
+
+The history of a population is an int8 tensor ``hist[L, lanes]`` (L = longest delay + 1
+steps): ``record`` writes the spikes of step n into row ``n % L``; ``delayed`` reads the
+spikes of step ``n - d`` (none before step d), which stay there for ``L - 1`` more steps.
 
 ``compact(flags)`` returns the indices of the non-zero entries of a 1-d int8 tensor in
 increasing order. Each program counts the spikes of its block, reserves room in the
@@ -13,6 +18,20 @@ from snncc.kernels import import_triton
 
 triton = import_triton()
 import triton.language as tl  # noqa: E402
+
+
+@triton.jit
+def record(hist_ptr, step, L, lanes, lane, spk, mask):
+    """Write the spikes ``spk`` (a block over ``lane``) of step ``step`` into the ring."""
+    tl.store(hist_ptr + (step % L) * lanes + lane, spk.to(tl.int8), mask=mask)
+
+
+@triton.jit
+def delayed(hist_ptr, step, delay, L, lanes, lane):
+    """The spikes (int1) of ``lane`` at step ``step - delay`` (``delay < L``); False for
+    lanes past ``lanes`` and before step ``delay``."""
+    ok = (lane < lanes) & (lane * 0 + step >= delay)
+    return tl.load(hist_ptr + ((step - delay + L) % L) * lanes + lane, mask=ok, other=0) != 0
 
 
 @triton.jit

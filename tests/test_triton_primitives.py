@@ -37,6 +37,7 @@ try:
     triton = import_triton()  # first: turns the interpreter on where CUDA is unavailable
     from snncc.kernels import rng as _r
     from snncc.kernels import smath as _m
+    from snncc.kernels import spikes as _s
     from snncc.kernels.spikes import compact
 except ImportError:  # pragma: no cover - triton is in the test extra
     pytest.skip("triton is not installed", allow_module_level=True)
@@ -547,6 +548,35 @@ def test_compact_bool_and_small_blocks(n: int, fresh_seed: int) -> None:
     assert torch.equal(compact(flags).cpu(), expected)
     # many programs finishing in any order: the result is still sorted
     assert torch.equal(compact(flags.to(torch.int8), block=64).cpu(), expected)
+
+
+@triton.jit
+def _ring_kernel(hist_ptr, out_ptr, steps, L, lanes, delay, BLOCK: tl.constexpr):
+    """Record row k of ``out`` (the raster) as the spikes of step k, for k < steps, and
+    after each step read the spikes of step k - delay into row k of ``out`` + steps."""
+    lane = tl.arange(0, BLOCK)
+    mask = lane < lanes
+    for k in range(0, steps):
+        spk = tl.load(out_ptr + k * lanes + lane, mask=mask, other=0) != 0
+        _s.record(hist_ptr, k, L, lanes, lane, spk, mask)
+        got = _s.delayed(hist_ptr, k, delay, L, lanes, lane)
+        tl.store(out_ptr + (steps + k) * lanes + lane, got.to(tl.int8), mask=mask)
+
+
+@pytest.mark.parametrize("delay, L", [(0, 1), (0, 4), (3, 4), (5, 6), (1, 9)])
+def test_history_ring_delays_spikes(delay: int, L: int, fresh_seed: int) -> None:
+    """The history ring returns the spikes of step n - delay at step n (none before step
+    delay), for a ring just long enough and for a longer one."""
+    rng = np.random.default_rng(fresh_seed)
+    steps, lanes = 25, 37
+    raster = (rng.uniform(size=(steps, lanes)) < 0.3).astype(np.int8)
+    out = torch.zeros((2 * steps, lanes), dtype=torch.int8, device=DEVICE)
+    out[:steps] = torch.from_numpy(raster)
+    hist = torch.zeros((L, lanes), dtype=torch.int8, device=DEVICE)
+    _ring_kernel[(1,)](hist, out, steps, L, lanes, delay, BLOCK=64)
+    expected = np.zeros_like(raster)
+    expected[delay:] = raster[:steps - delay]
+    np.testing.assert_array_equal(out[steps:].cpu().numpy(), expected)
 
 
 def test_compact_strided_input(fresh_seed: int) -> None:

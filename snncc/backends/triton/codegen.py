@@ -267,7 +267,7 @@ class _Gen:
         L = self.hist_len[pop.name]
         self.out.state[f"{pop.name}._spike_history"] = StateSpec((L, self.lanes(pop)), "int8")
         h = k.ptr("hist_ptr_", f"S:{pop.name}._spike_history")
-        k.emit(f"tl.store({h} + (step_ % {L}) * lanes + offs_, spk_.to(tl.int8), mask=mask_)",
+        k.emit(f"_s.record({h}, step_, {L}, lanes, offs_, spk_, mask_)",
                f"spikes into the history ring ({L} step(s))")
         if pop.name in self.rastered:
             key = f"{pop.name}.raster"
@@ -304,8 +304,7 @@ class _Gen:
         k.emit(f"t_ = {self.time(pop.time_scale)}")
         L = self.hist_len[pop.name]
         h = k.ptr("hist_ptr_", f"S:{pop.name}._spike_history")
-        k.emit(f"spk_ = tl.load({h} + (step_ % {L}) * lanes + offs_, mask=mask_, other=0) != 0",
-               "the spikes of this step")
+        k.emit(f"spk_ = _s.delayed({h}, step_, 0, {L}, lanes, offs_)", "the spikes of this step")
         for v in pop.variables:
             arg = k.ptr(_ptr(v), f"S:{pop.name}.{v}")
             k.emit(f"{_local(v)} = tl.load({arg} + offs_, mask=mask_)")
@@ -323,7 +322,7 @@ class _Gen:
         k.emit(f"t_ = {self.time(1.0)}")
         stream = self.streams[0]
         self.streams[0] += 1
-        k.emit(f"spk_ = (_r.uniform(seed, {stream}, step_, offs_, lanes).to(DT) < "
+        k.emit(f"spk_ = _r.bernoulli(seed, {stream}, step_, offs_, lanes, "
                f"({pr.doprint(pop.rates)}) * {self.p.dt!r}) & mask_",
                f"Poisson spikes, rates = {pop.rates}")
         self.spike_output(k, pop)
@@ -397,8 +396,7 @@ class _Gen:
                f"{S} synapses): spikes of {src_name}, {uniq.size} delay group(s)")
         k.emit("d_ = tl.load(delays_ptr_ + g_)")
         k.emit("src_ = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)")
-        k.emit(f"spk_ = tl.load(hist_ptr_ + ((step_ - d_ + {L}) % {L}) * lanes + src_, "
-               "mask=(src_ < lanes) & (src_ * 0 + step_ >= d_), other=0) != 0",
+        k.emit(f"spk_ = _s.delayed(hist_ptr_, step_, d_, {L}, lanes, src_)",
                "the spikes of step n - delay")
         k.emit("if tl.max(spk_.to(tl.int32), axis=0) > 0:")
         body = _Kernel("")
@@ -485,14 +483,11 @@ class _Gen:
             k.emit(f"t_ = {self.time(pr.time_scale)}")
         for tgt in targets:
             k.emit(f"acc_{tgt}_ = tl.zeros([BLOCK], DT)")
-        k.emit(f"on_ = tl.arange(0, BLOCK_F) * 0 + step_ >= {d}",
-               "a block of flags: the interpreter takes no scalar in a mask")
         k.emit(f"for p0_ in range(0, {n_pre}, BLOCK_F):")
         body = _Kernel("")
         body.emit("pre_ = p0_ + tl.arange(0, BLOCK_F)")
-        body.emit(f"spk_ = tl.load(hist_ptr_ + ((step_ - {d} + {L}) % {L}) * {self.B * n_pre} + "
-                  f"b_ * {n_pre} + pre_, mask=(pre_ < {n_pre}) & on_, other=0) != 0",
-                  f"the spikes of step n - {d}")
+        body.emit(f"spk_ = _s.delayed(hist_ptr_ + b_ * {n_pre}, step_, {d}, {L}, "
+                  f"{self.B * n_pre}, pre_) & (pre_ < {n_pre})", f"the spikes of step n - {d}")
         body.emit("if tl.max(spk_.to(tl.int32), axis=0) > 0:")
         inner = _Kernel("")
         inner.emit(f"syn_ = tl.load(dense_ptr_ + pre_[:, None] * {n_post} + post_[None, :], "
