@@ -520,6 +520,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(args: argparse.Namespace, argv: list[str] | None) -> int:
     device: torch.device = args.device
+    try:  # through snncc first: it picks Triton's interpreter where there is no CUDA
+        from snncc.kernels import import_triton
+
+        import_triton()
+    except ImportError:
+        pass
     info = machine_info(device)
     steps = int(round(args.duration * 1e-3 / DT))
     duration_s = steps * DT
