@@ -1,7 +1,11 @@
-"""What the printers of all targets share: sympy dispatches each elementary function to
-``_print_<name>``; every target prints them through its own ``_print_Function``."""
+"""What the printers of all targets share: every target's code is Python syntax, so
+numbers and truth values print as Python literals (:class:`PythonLiterals`); sympy
+dispatches each elementary function to ``_print_<name>``, which every target routes to its
+own ``_print_Function`` (:func:`route_elementary`)."""
 
 from __future__ import annotations
+
+import sympy
 
 ELEMENTARY = ("exp", "log", "sin", "cos", "tan", "tanh", "sinh", "cosh", "asin", "acos",
               "atan", "floor", "ceiling", "sign", "Abs", "erf")
@@ -13,3 +17,28 @@ def route_elementary(cls: type) -> type:
     for name in ELEMENTARY:
         setattr(cls, f"_print_{name}", cls._print_Function)
     return cls
+
+
+class PythonLiterals:
+    """Numbers (as Python floats, full double precision) and truth values."""
+
+    def _print_Float(self, e: sympy.Float) -> str:
+        return repr(float(e))
+
+    def _print_Rational(self, e: sympy.Rational) -> str:
+        return repr(float(e.p) / float(e.q))
+
+    def _print_Half(self, e: sympy.Rational) -> str:
+        return "0.5"
+
+    def _print_Pi(self, e: sympy.Basic) -> str:
+        return repr(float(sympy.pi))
+
+    def _print_Exp1(self, e: sympy.Basic) -> str:
+        return repr(float(sympy.E))
+
+    def _print_BooleanTrue(self, e: sympy.Basic) -> str:
+        return "True"
+
+    def _print_BooleanFalse(self, e: sympy.Basic) -> str:
+        return "False"

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 import sympy
 from sympy.printing.pycode import PythonCodePrinter
 
-from snncc.backends.printing import route_elementary
+from snncc.backends.printing import PythonLiterals, route_elementary
 from snncc.ir.functions import clip, exprel, rand, randn
 
 _TORCH = {"exp": "torch.exp", "log": "torch.log", "sin": "torch.sin", "cos": "torch.cos",
@@ -29,7 +29,7 @@ _MATH = {"exp": "math.exp", "log": "math.log", "sin": "math.sin", "cos": "math.c
 
 
 @route_elementary
-class TorchPrinter(PythonCodePrinter):
+class TorchPrinter(PythonLiterals, PythonCodePrinter):
     """Prints IR expressions as torch code.
 
     Args:
@@ -65,29 +65,8 @@ class TorchPrinter(PythonCodePrinter):
             raise KeyError(f"no value bound to symbol {e.name!r} in generated code")
         return self.names[e.name]
 
-    def _print_Float(self, e: sympy.Float) -> str:
-        return repr(float(e))
-
     def _print_Integer(self, e: sympy.Integer) -> str:
         return str(int(e))
-
-    def _print_Rational(self, e: sympy.Rational) -> str:
-        return repr(float(e.p) / float(e.q))
-
-    def _print_Half(self, e: sympy.Rational) -> str:
-        return "0.5"
-
-    def _print_Pi(self, e: sympy.Basic) -> str:
-        return repr(float(sympy.pi))
-
-    def _print_Exp1(self, e: sympy.Basic) -> str:
-        return repr(float(sympy.E))
-
-    def _print_BooleanTrue(self, e: sympy.Basic) -> str:
-        return "True"
-
-    def _print_BooleanFalse(self, e: sympy.Basic) -> str:
-        return "False"
 
     # ------------------------------------------------------------- operators
     def _print_Pow(self, e: sympy.Pow, rational: bool = False) -> str:
@@ -167,7 +146,6 @@ class TorchPrinter(PythonCodePrinter):
         if name in table:
             return f"{table[name]}({', '.join(self._print(a) for a in e.args)})"
         raise ValueError(f"the torch printer cannot print function {name!r}")
-
 
     def _print_clip(self, e: clip) -> str:
         x, lo, hi = (self._print(a) for a in e.args)

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 import sympy
 from sympy.printing.str import StrPrinter
 
-from snncc.backends.printing import route_elementary
+from snncc.backends.printing import PythonLiterals, route_elementary
 from snncc.ir.functions import clip, exprel, rand, randn
 
 # sympy function name -> Triton expression template ({0}, {1}: printed arguments)
@@ -35,7 +35,7 @@ _FUNCS = {
 
 
 @route_elementary
-class TritonPrinter(StrPrinter):
+class TritonPrinter(PythonLiterals, StrPrinter):
     """Prints IR expressions as Triton code.
 
     Args:
@@ -73,17 +73,8 @@ class TritonPrinter(StrPrinter):
             raise KeyError(f"no value bound to symbol {e.name!r} in generated Triton code")
         return self.names[e.name]
 
-    def _print_Float(self, e: sympy.Float) -> str:
-        return repr(float(e))
-
     def _print_Integer(self, e: sympy.Integer) -> str:
         return repr(float(int(e)))
-
-    def _print_Rational(self, e: sympy.Rational) -> str:
-        return repr(float(e.p) / float(e.q))
-
-    def _print_Half(self, e: sympy.Rational) -> str:
-        return "0.5"
 
     def _print_NegativeOne(self, e: sympy.Basic) -> str:
         return "-1.0"
@@ -94,23 +85,11 @@ class TritonPrinter(StrPrinter):
     def _print_Zero(self, e: sympy.Basic) -> str:
         return "0.0"
 
-    def _print_Pi(self, e: sympy.Basic) -> str:
-        return repr(float(sympy.pi))
-
-    def _print_Exp1(self, e: sympy.Basic) -> str:
-        return repr(float(sympy.E))
-
     def _print_Infinity(self, e: sympy.Basic) -> str:
         return "float('inf')"
 
     def _print_NegativeInfinity(self, e: sympy.Basic) -> str:
         return "float('-inf')"
-
-    def _print_BooleanTrue(self, e: sympy.Basic) -> str:
-        return "True"
-
-    def _print_BooleanFalse(self, e: sympy.Basic) -> str:
-        return "False"
 
     # ------------------------------------------------------------- operators
     def _print_Pow(self, e: sympy.Pow, rational: bool = False) -> str:
@@ -183,7 +162,6 @@ class TritonPrinter(StrPrinter):
         if name in _FUNCS:
             return _FUNCS[name].format(*(self._print(a) for a in e.args))
         raise ValueError(f"the Triton printer cannot print function {name!r}")
-
 
     def _print_Heaviside(self, e: sympy.Heaviside) -> str:
         return self._print_Function(e)
