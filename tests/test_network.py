@@ -932,3 +932,27 @@ def test_describe() -> None:
                  "monitor spk", "backend: torch"):
         assert text in d, text
     assert sim.program.populations["H"].method_used == "exponential_euler"
+
+
+def test_module_double_moves_state_arrays_and_dtype() -> None:
+    """``sim.double()`` (nn.Module's dtype move) converts the state, the static arrays and
+    the dtype together: the run equals one compiled in float64."""
+    def build():
+        net = sc.Network(dt=DT * ms, seed=2)
+        with net:
+            P = sc.NeuronGroup(50, "cuba", init={"v": "Vr + rand()*(Vt - Vr)"}, name="P")
+            sc.Connection(P, P, on_pre="ge += 2*mV", p=0.2, weight="rand()", name="C")
+            sp = sc.SpikeMonitor(P)
+        return net, sp
+    net, ref = build()
+    net.compile(dtype=torch.float64).run(20 * ms)
+    net, sp = build()
+    sim = net.compile()
+    assert sim.double() is sim and sim.dtype == torch.float64
+    assert sim.get("P", "v").dtype == torch.float64
+    sim.run(20 * ms)
+    assert ref.num_spikes > 5
+    np.testing.assert_array_equal(sp.i, ref.i)
+    with pytest.raises(sc.ParameterError, match="float32 or torch.float64"):
+        sim.half()
+    assert sim.get("P", "v").dtype == torch.float64, "a refused move changes nothing"

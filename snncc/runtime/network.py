@@ -154,6 +154,7 @@ class CompiledNetwork(torch.nn.Module):
             t = torch.as_tensor(arr)
             t = t.to(self.dtype) if t.is_floating_point() else t
             self._arrays[k] = t.to(self.device)
+        gen.arrays = {}  # uploaded: no second copy on the host
         self._host = gen.host
         self._gen = torch.Generator(device=self.device)
         self._gen.manual_seed(int(program.seed or 0) + 1)
@@ -213,7 +214,18 @@ class CompiledNetwork(torch.nn.Module):
         return self._step_fn
 
     def _apply(self, fn: Any, recurse: bool = True) -> CompiledNetwork:  # device/dtype moves
+        """``.to(device)``, ``.double()``, ...: the state buffers, the static arrays, the
+        device and the dtype move together; the step function is rebuilt on next use."""
+        probe = fn(torch.zeros((), dtype=self.dtype, device=self.device))
+        if probe.dtype not in (torch.float32, torch.float64):  # refuse before changing anything
+            raise ParameterError(f"a compiled network runs in torch.float32 or torch.float64, "
+                                 f"not {probe.dtype}; the network is unchanged")
         out = super()._apply(fn, recurse)
+        self._arrays = {k: fn(v) for k, v in self._arrays.items()}
+        self.device, self.dtype = probe.device, probe.dtype
+        self._gen = torch.Generator(device=self.device)
+        if self._rng_state.numel() and self.device.type == "cpu":
+            self._gen.set_state(self._rng_state.cpu())
         self._step_fn = None
         return out
 
