@@ -22,12 +22,17 @@ def templates_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "templates"
 
 
+# targets whose templates put block tags on lines of their own (removed when rendered)
+_TAG_LINES = {"triton"}
+
+
 @functools.cache
 def environment(target: str) -> jinja2.Environment:
-    """The Jinja2 environment of one target (``"torch"``)."""
+    """The Jinja2 environment of one target (``"torch"``, ``"triton"``)."""
+    tidy = target in _TAG_LINES
     return jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir() / target)),
                               undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                              trim_blocks=False, lstrip_blocks=False)
+                              trim_blocks=tidy, lstrip_blocks=tidy)
 
 
 def render(target: str, name: str, **context: object) -> str:

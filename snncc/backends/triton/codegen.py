@@ -105,25 +105,26 @@ def _names_in(statements: list[Statement]) -> set[str]:
 
 
 class _Kernel:
-    """A kernel being written: its pointer arguments (kernel name -> state/array key)
-    and body lines."""
+    """A kernel being written: its pointer arguments (argument name -> "S:key" (state),
+    "A:key" (static array) or "M:key" (monitor buffer)) and its stage template's context."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, title: str) -> None:
         self.name = name
-        self.ptrs: dict[str, str] = {}  # argument name -> "S:key" / "A:key" / "M:key"
-        self.ints: dict[str, int] = {}  # runtime integer arguments
-        self.lines: list[str] = []
+        self.title = title
+        self.ptrs: dict[str, str] = {}
 
     def ptr(self, arg: str, source: str) -> str:
         self.ptrs[arg] = source
         return arg
 
-    def emit(self, line: str = "", comment: str = "") -> None:
-        if comment:
-            for c in comment.strip().splitlines():
-                self.lines.append(f"# {c.strip()}")
-        if line:
-            self.lines.append(line)
+    @property
+    def args(self) -> list[str]:
+        return list(self.ptrs)
+
+
+def _line(code: str = "", comment: str = "") -> dict[str, str]:
+    """A line of a kernel body for the templates' ``lines`` macro."""
+    return {"code": code, "comment": comment}
 
 
 class _Gen:
@@ -132,7 +133,7 @@ class _Gen:
         self.out = Generated("")
         self.B = program.batch
         self.streams = [0]
-        self.kernels: list[dict] = []
+        self.kernels: list[str] = []
         self.launches: list[dict] = []
         # spike history length of each population (max on_pre delay + 1)
         self.hist_len: dict[str, int] = {}
@@ -173,72 +174,82 @@ class _Gen:
         resets = _names_in(pop.reset) | {"lastspike", "not_refractory"}
         return not (resets & self.touched[pop.name])
 
-    # ------------------------------------------------------------ neurons
-    def neuron_kernel(self, pop: ir.Population) -> None:
-        k = _Kernel(f"{pop.name}_neurons")
-        lanes = self.lanes(pop)
+    def pop_printer(self, pop: ir.Population) -> TritonPrinter:
         names = {v: _local(v) for v in pop.variables}
         names.update({"_n": "step_", "t": "t_", "i": "i_"})
-        pr = TritonPrinter(names, self.draw("offs_", "lanes"), self.streams)
-        k.emit("i_ = (offs_ % size).to(DT)", "index of each neuron in the population")
-        k.emit(f"t_ = {self.time(pop.time_scale)}")
-        for v in pop.variables:
-            arg = k.ptr(_ptr(v), f"S:{pop.name}.{v}")
-            k.emit(f"{_local(v)} = tl.load({arg} + offs_, mask=mask_)")
-        self.state_recorders(k, pop, pr)
-        # refractoriness
-        notref = None
+        return TritonPrinter(names, self.draw("offs_", "lanes"), self.streams)
+
+    def variables(self, k: _Kernel, owner: str, names: list[str]) -> list[dict[str, str]]:
+        """Pointer arguments for ``owner``'s variables ``names``: (local, pointer) pairs."""
+        return [{"local": _local(v), "ptr": k.ptr(_ptr(v), f"S:{owner}.{v}")} for v in names]
+
+    def spike_output(self, k: _Kernel, pop: ir.Population) -> dict:
+        L = self.hist_len[pop.name]
+        self.out.state[f"{pop.name}._spike_history"] = StateSpec((L, self.lanes(pop)), "int8")
+        k.ptr("hist_ptr_", f"S:{pop.name}._spike_history")
+        raster = pop.name in self.rastered
+        if raster:
+            key = f"{pop.name}.raster"
+            self.out.recorders[key] = Recorder(key, "raster", self.lanes(pop), "int8")
+            k.ptr("raster_ptr_", f"M:{key}")
+            k.ptr("base_ptr_", "M:_base")
+        return {"L": L, "raster": raster}
+
+    # ------------------------------------------------------------ neurons
+    def neuron_kernel(self, pop: ir.Population) -> None:
+        k = _Kernel(f"{pop.name}_neurons", f"{pop.name}: {pop.size} neurons, model "
+                    f"'{pop.model_name}', method {pop.method_used or '-'}")
+        pr = self.pop_printer(pop)
+        loads = self.variables(k, pop.name, list(pop.variables))
+        recorders = self.state_recorders(k, pop, pr)
+        refractory = None
         if pop.refractory is not None:
             steps = refractory_steps(pop.refractory)
-            if steps is not None and "lastspike" in pop.variables:
-                k.emit(f"notref_ = lastspike <= step_ - {steps}",
-                       f"refractory: {pop.refractory_text}")
-            else:
-                k.emit(f"not_refractory = not_refractory | (({pr.doprint(pop.refractory)}) == 0)",
-                       f"refractory: {pop.refractory_text}")
-                k.emit("notref_ = not_refractory")
-            notref = "notref_"
-        written: list[str] = []
-        # state update: temporaries in order, new values committed at the end
-        if pop.update:
-            k.emit(comment=f"state update ({pop.method_used}):")
-            for o in pop.odes:
-                k.emit(comment=f"  {o.text}")
-            for t in pop.subexpression_texts.values():
-                k.emit(comment=f"  where {t}")
+            if steps is None or "lastspike" not in pop.variables:
+                steps = None
+            refractory = {"text": pop.refractory_text, "steps": steps,
+                          "cond": None if steps is not None else pr.doprint(pop.refractory)}
+        # state update: temporaries in order, the new values committed at the end
         state_vars = {o.name for o in pop.odes}
-        commits = []
+        update, commits, written = [], [], []
         for st in pop.update:
             if st.target in state_vars:
                 commits.append(st)
                 continue
-            names[st.target] = st.target
             pr.names[st.target] = st.target
-            k.emit(f"{st.target} = {pr.doprint(st.expr)}",
-                   "" if st.comment == "common subexpression" else st.comment)
+            update.append(_line(f"{st.target} = {pr.doprint(st.expr)}",
+                                "" if st.comment == "common subexpression" else st.comment))
         for st in commits:
             value = pr.doprint(st.expr)
             x = _local(st.target)
-            if st.target in pop.unless_refractory and notref:
-                k.emit(f"{x} = tl.where({notref}, {value}, {x})",
-                       f"{st.comment} (unless refractory)")
+            if st.target in pop.unless_refractory and refractory:
+                comment = st.comment if "unless refractory" in st.comment \
+                    else f"{st.comment} (unless refractory)"
+                update.append(_line(f"{x} = tl.where(notref_, {value}, {x})", comment))
             else:
-                k.emit(f"{x} = {value}", st.comment)
+                update.append(_line(f"{x} = {value}", st.comment))
             written.append(st.target)
-        # threshold
+        threshold, spike_out, reset = None, None, []
         if pop.threshold is not None:
-            cond = pr.doprint(pop.threshold)
-            k.emit(f"spk_ = ({cond}) & mask_" + (f" & {notref}" if notref else ""),
-                   f"threshold: {pop.threshold_text}")
-            self.spike_output(k, pop)
+            threshold = {"text": pop.threshold_text, "cond": pr.doprint(pop.threshold)}
+            spike_out = self.spike_output(k, pop)
             if self.fused_reset(pop):
-                written += self.reset_lines(k, pop, pr)
-        for v in dict.fromkeys(written):
-            k.emit(f"tl.store({_ptr(v)} + offs_, {_local(v)}, mask=mask_)")
-        self.add_kernel(k, pop, lanes, f"{pop.name}: {pop.size} neurons, model "
-                        f"'{pop.model_name}', method {pop.method_used or '-'}")
+                reset, more = self.reset_lines(pop, pr)
+                written += more
+        stores = [v for v in loads if v["local"] in
+                  {_local(w) for w in dict.fromkeys(written)}]
+        stores.sort(key=lambda v: [_local(w) for w in dict.fromkeys(written)].index(v["local"]))
+        text = render("triton", "neurons.j2", k=k, t=self.time(pop.time_scale), loads=loads,
+                      recorders=recorders, refractory=refractory,
+                      method=pop.method_used, equations=[o.text for o in pop.odes] if pop.update
+                      else [], subexpressions=list(pop.subexpression_texts.values())
+                      if pop.update else [], update=update, threshold=threshold,
+                      spike_out=spike_out, reset=reset, stores=stores)
+        self.add_kernel(k, text, pop, self.lanes(pop))
 
-    def state_recorders(self, k: _Kernel, pop: ir.Population, pr: TritonPrinter) -> None:
+    def state_recorders(self, k: _Kernel, pop: ir.Population, pr: TritonPrinter
+                        ) -> list[dict]:
+        out = []
         for m in self.p.monitors.values():
             if m.kind != "state" or m.target != pop.name:
                 continue
@@ -247,89 +258,70 @@ class _Gen:
             slot[rec] = np.arange(rec.size)
             self.out.arrays[f"{m.name}.slot"] = slot
             R = int(rec.size)
-            k.emit(comment=f"monitor {m.name}: record {', '.join(m.variables)} of {R} neurons "
-                   "(values at the start of the step)")
-            sl = k.ptr(f"{m.name}_slot_ptr_", f"A:{m.name}.slot")
-            base = k.ptr("base_ptr_", "M:_base")
-            k.emit(f"slot_ = tl.load({sl} + offs_ % size, mask=mask_, other=-1)")
-            k.emit(f"row_ = step_ - tl.load({base})")
+            slot_ptr = k.ptr(f"{m.name}_slot_ptr_", f"A:{m.name}.slot")
+            k.ptr("base_ptr_", "M:_base")
+            values = []
             for v in m.variables:
                 key = f"{m.name}.{v}"
                 self.out.recorders[key] = Recorder(key, "state", self.B * R, "float")
                 expr = _sym(v) if v in pop.variables else pop.subexpressions[v]
-                arg = k.ptr(f"{m.name}_{v}_rec_ptr_", f"M:{key}")
-                k.emit(f"tl.store({arg} + row_ * {self.B * R} + (offs_ // size) * {R} + slot_, "
-                       f"({pr.doprint(expr)}) + tl.zeros_like(i_), mask=mask_ & (slot_ >= 0))")
+                values.append({"ptr": k.ptr(f"{m.name}_{v}_rec_ptr_", f"M:{key}"),
+                               "expr": pr.doprint(expr)})
             self.out.monitors[m.name] = ("state", [f"{m.name}.{v}" for v in m.variables],
                                          R, pop.size)
+            out.append({"name": m.name, "vars": list(m.variables), "R": R, "BR": self.B * R,
+                        "slot_ptr": slot_ptr, "records": values})
+        return out
 
-    def spike_output(self, k: _Kernel, pop: ir.Population) -> None:
-        L = self.hist_len[pop.name]
-        self.out.state[f"{pop.name}._spike_history"] = StateSpec((L, self.lanes(pop)), "int8")
-        h = k.ptr("hist_ptr_", f"S:{pop.name}._spike_history")
-        k.emit(f"_s.record({h}, step_, {L}, lanes, offs_, spk_, mask_)",
-               f"spikes into the history ring ({L} step(s))")
-        if pop.name in self.rastered:
-            key = f"{pop.name}.raster"
-            self.out.recorders[key] = Recorder(key, "raster", self.lanes(pop), "int8")
-            r = k.ptr("raster_ptr_", f"M:{key}")
-            base = k.ptr("base_ptr_", "M:_base")
-            k.emit(f"tl.store({r} + (step_ - tl.load({base})) * lanes + offs_, "
-                   "spk_.to(tl.int8), mask=mask_)", "spikes into the monitors' raster")
-
-    def reset_lines(self, k: _Kernel, pop: ir.Population, pr: TritonPrinter) -> list[str]:
-        written = []
+    def reset_lines(self, pop: ir.Population, pr: TritonPrinter
+                    ) -> tuple[list[dict[str, str]], list[str]]:
+        """The reset as kernel lines, and the variables it writes."""
+        lines, written = [], []
         for st in pop.reset:
             st = st.as_assignment()
             x = _local(st.target)
-            k.emit(f"{x} = tl.where(spk_, {pr.doprint(st.expr)}, {x})",
-                   f"reset: {st.comment or st}")
+            lines.append(_line(f"{x} = tl.where(spk_, {pr.doprint(st.expr)}, {x})",
+                               f"reset: {st.comment or st}"))
             written.append(st.target)
         if "lastspike" in pop.variables:
-            k.emit("lastspike = tl.where(spk_, step_, lastspike)", "lastspike = t (in steps)")
+            lines.append(_line("lastspike = tl.where(spk_, step_, lastspike)",
+                               "lastspike = t (in steps)"))
             written.append("lastspike")
         if "not_refractory" in pop.variables:
-            k.emit("not_refractory = not_refractory & (spk_ == 0)", "refractory from now on")
+            lines.append(_line("not_refractory = not_refractory & (spk_ == 0)",
+                               "refractory from now on"))
             written.append("not_refractory")
-        return written
+        return lines, written
 
     def reset_kernel(self, pop: ir.Population) -> None:
         """The reset after the synaptic pathways (Brian2's order), for a population whose
         synapses read or write what the reset changes."""
-        k = _Kernel(f"{pop.name}_reset")
-        names = {v: _local(v) for v in pop.variables}
-        names.update({"_n": "step_", "t": "t_", "i": "i_"})
-        pr = TritonPrinter(names, self.draw("offs_", "lanes"), self.streams)
-        k.emit("i_ = (offs_ % size).to(DT)")
-        k.emit(f"t_ = {self.time(pop.time_scale)}")
-        L = self.hist_len[pop.name]
-        h = k.ptr("hist_ptr_", f"S:{pop.name}._spike_history")
-        k.emit(f"spk_ = _s.delayed({h}, step_, 0, {L}, lanes, offs_)", "the spikes of this step")
-        for v in pop.variables:
-            arg = k.ptr(_ptr(v), f"S:{pop.name}.{v}")
-            k.emit(f"{_local(v)} = tl.load({arg} + offs_, mask=mask_)")
-        written = self.reset_lines(k, pop, pr)
-        for v in dict.fromkeys(written):
-            k.emit(f"tl.store({_ptr(v)} + offs_, {_local(v)}, mask=mask_)")
-        self.add_kernel(k, pop, self.lanes(pop), f"{pop.name}: reset after the synapses",
-                        phase="reset")
+        k = _Kernel(f"{pop.name}_reset", f"{pop.name}: reset after the synapses")
+        pr = self.pop_printer(pop)
+        k.ptr("hist_ptr_", f"S:{pop.name}._spike_history")
+        loads = self.variables(k, pop.name, list(pop.variables))
+        reset, written = self.reset_lines(pop, pr)
+        order = [_local(w) for w in dict.fromkeys(written)]
+        stores = sorted((v for v in loads if v["local"] in order),
+                        key=lambda v: order.index(v["local"]))
+        text = render("triton", "reset.j2", k=k, t=self.time(pop.time_scale),
+                      L=self.hist_len[pop.name], loads=loads, reset=reset, stores=stores)
+        self.add_kernel(k, text, pop, self.lanes(pop), phase="reset")
 
     # ------------------------------------------------------------ spike sources
     def poisson_kernel(self, pop: ir.Population) -> None:
-        k = _Kernel(f"{pop.name}_poisson")
+        k = _Kernel(f"{pop.name}_poisson", f"{pop.name}: {pop.size} Poisson sources")
         pr = TritonPrinter({"i": "i_", "t": "t_"}, None, self.streams)
-        k.emit("i_ = (offs_ % size).to(DT)")
-        k.emit(f"t_ = {self.time(1.0)}")
         stream = self.streams[0]
         self.streams[0] += 1
-        k.emit(f"spk_ = _r.bernoulli(seed, {stream}, step_, offs_, lanes, "
-               f"({pr.doprint(pop.rates)}) * {self.p.dt!r}) & mask_",
-               f"Poisson spikes, rates = {pop.rates}")
-        self.spike_output(k, pop)
-        self.add_kernel(k, pop, self.lanes(pop), f"{pop.name}: {pop.size} Poisson sources")
+        rates = pr.doprint(pop.rates)
+        text = render("triton", "poisson.j2", k=k, t=self.time(1.0), rates_text=str(pop.rates),
+                      stream=stream, rates=rates, dt=repr(self.p.dt),
+                      spike_out=self.spike_output(k, pop))
+        self.add_kernel(k, text, pop, self.lanes(pop))
 
     def generator_kernel(self, pop: ir.Population) -> None:
-        k = _Kernel(f"{pop.name}_generator")
+        k = _Kernel(f"{pop.name}_generator", f"{pop.name}: spike generator")
         steps = np.asarray(pop.spike_steps, dtype=np.int64)
         n_steps = int(steps.max()) + 1 if steps.size else 0
         # starts[s] .. starts[s + 1]: the spikes of step s; steps from n_steps on have
@@ -343,20 +335,10 @@ class _Gen:
         chunk = max(2, min(64, 1 << (max(per_step, 1) - 1).bit_length()))
         k.ptr("starts_ptr_", f"A:{pop.name}.starts")
         k.ptr("indices_ptr_", f"A:{pop.name}.indices")
-        k.emit(f"s_ = tl.minimum(step_, {n_steps})",
-               f"spike generator: {steps.size} spikes over {n_steps} steps")
-        k.emit("lo_ = tl.load(starts_ptr_ + s_)")
-        k.emit("hi_ = tl.load(starts_ptr_ + s_ + 1)")
-        k.emit("k_ = offs_ % size")
-        k.emit("spk_ = offs_ < 0")
-        k.emit(f"for c_ in range(lo_, hi_, {chunk}):")
-        k.emit(f"    e_ = c_ + tl.arange(0, {chunk})")
-        k.emit("    ids_ = tl.load(indices_ptr_ + e_, mask=e_ < hi_, other=-1)")
-        k.emit("    hit_ = tl.max((ids_[None, :] == k_[:, None]).to(tl.int32), axis=1)")
-        k.emit("    spk_ = spk_ | (hit_ > 0)")
-        k.emit("spk_ = spk_ & mask_")
-        self.spike_output(k, pop)
-        self.add_kernel(k, pop, self.lanes(pop), f"{pop.name}: spike generator")
+        spike_out = self.spike_output(k, pop)
+        text = render("triton", "generator.j2", k=k, n_spikes=steps.size, n_steps=n_steps,
+                      chunk=chunk, spike_out=spike_out)
+        self.add_kernel(k, text, pop, self.lanes(pop))
 
     # ------------------------------------------------------------ synapses
     def pathway_kernel(self, pr: ir.Projection, direction: str) -> None:
@@ -369,7 +351,7 @@ class _Gen:
         src_name = pr.pre if direction == "on_pre" else pr.post
         src_index = pr.i if direction == "on_pre" else pr.j
         pops = self.p.populations
-        n_src, n_pre, n_post = pops[src_name].size, pops[pr.pre].size, pops[pr.post].size
+        n_src = pops[src_name].size
         S = pr.n_synapses
         delays = pr.delay if direction == "on_pre" else np.zeros(1, np.int64)
         uniq = np.unique(delays)
@@ -384,53 +366,29 @@ class _Gen:
         tag = f"{pr.name}.{direction}"
         self.out.arrays[f"{tag}.ell"] = ell
         self.out.arrays[f"{tag}.delays"] = uniq.astype(np.int64)
-        self.out.arrays[f"{pr.name}.i"] = pr.i.astype(np.int64)
-        self.out.arrays[f"{pr.name}.j"] = pr.j.astype(np.int64)
-        k = _Kernel(f"{pr.name}_{direction}")
-        L = self.hist_len[src_name]
+        k = _Kernel(f"{pr.name}_{direction}",
+                    f"{pr.name} {direction}: {S} synapses, {uniq.size} delay group(s)")
         k.ptr("hist_ptr_", f"S:{src_name}._spike_history")
         k.ptr("ell_ptr_", f"A:{tag}.ell")
         k.ptr("delays_ptr_", f"A:{tag}.delays")
-        text = pr.on_pre_text if direction == "on_pre" else pr.on_post_text
-        k.emit("g_ = tl.program_id(1)", f"{direction} of {pr.name} ({pr.pre} -> {pr.post}, "
-               f"{S} synapses): spikes of {src_name}, {uniq.size} delay group(s)")
-        k.emit("d_ = tl.load(delays_ptr_ + g_)")
-        k.emit("src_ = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)")
-        k.emit(f"spk_ = _s.delayed(hist_ptr_, step_, d_, {L}, lanes, src_)",
-               "the spikes of step n - delay")
-        k.emit("if tl.max(spk_.to(tl.int32), axis=0) > 0:")
-        body = _Kernel("")
-        body.emit(f"b_ = src_ // {n_src}")
-        body.emit(f"k_ = src_ % {n_src}")
-        body.emit(f"for f0_ in range(0, {F}, BLOCK_F):")
-        inner = _Kernel("")
-        inner.emit("f_ = f0_ + tl.arange(0, BLOCK_F)")
-        inner.emit(f"syn_ = tl.load(ell_ptr_ + (g_ * {n_src} + k_[:, None]) * {F} + f_[None, :], "
-                   f"mask=spk_[:, None] & (f_[None, :] < {F}), other=-1)")
-        inner.emit("m_ = syn_ >= 0")
-        code = _Kernel("")
-        self.event_code(code, k, pr, statements, direction, text)
-        used = "\n".join(code.lines)
-        # the indices the statements use, each computed once
-        if "sidx_" in used:
-            inner.emit(f"sidx_ = b_[:, None] * {S} + syn_", "per-synapse state index")
-        if "ipre_" in used or "pre_ " in used or "pre_," in used:
+        body = self.event_code(k, pr, statements, direction)
+        used = "\n".join(ln["code"] for ln in body)
+        uses = {"sidx": "sidx_" in used, "zero": "zero_" in used,
+                "pre": "ipre_" in used or "pre_ " in used or "pre_," in used,
+                "post": "jpost_" in used or "post_ " in used or "post_," in used}
+        if uses["pre"]:
+            self.out.arrays[f"{pr.name}.i"] = pr.i.astype(np.int64)
             k.ptr("i_ptr_", f"A:{pr.name}.i")
-            inner.emit("ipre_ = tl.load(i_ptr_ + syn_, mask=m_, other=0)")
-            inner.emit(f"pre_ = b_[:, None] * {n_pre} + ipre_")
-        if "jpost_" in used or "post_ " in used or "post_," in used:
+        if uses["post"]:
+            self.out.arrays[f"{pr.name}.j"] = pr.j.astype(np.int64)
             k.ptr("j_ptr_", f"A:{pr.name}.j")
-            inner.emit("jpost_ = tl.load(j_ptr_ + syn_, mask=m_, other=0)")
-            inner.emit(f"post_ = b_[:, None] * {n_post} + jpost_")
-        if "zero_" in used:
-            inner.emit("zero_ = tl.zeros([BLOCK, BLOCK_F], DT)")
-        inner.lines += code.lines
-        body.lines += ["    " + ln for ln in inner.lines]
-        k.lines += ["    " + ln for ln in body.lines]
-        src_pop = pops[src_name]
-        self.add_kernel(k, src_pop, self.B * n_src,
-                        f"{pr.name} {direction}: {S} synapses, {uniq.size} delay group(s)",
-                        phase=direction, groups=int(uniq.size), fan=F)
+        text = render("triton", "events.j2", k=k, direction=direction, proj=pr.name,
+                      pre=pr.pre, post=pr.post, n_syn=S, src=src_name, groups=uniq.size,
+                      L=self.hist_len[src_name], n_src=n_src, F=F,
+                      n_pre=pops[pr.pre].size, n_post=pops[pr.post].size, uses=uses,
+                      body=body)
+        self.add_kernel(k, text, pops[src_name], self.B * n_src, phase=direction,
+                        groups=int(uniq.size), fan=F)
 
     def dense_ok(self, pr: ir.Projection) -> bool:
         """A spike-matmul serves ``on_pre`` when the connectivity is dense (at least
@@ -452,10 +410,8 @@ class _Gen:
         return np.unique(pairs).size == S
 
     def dense_kernel(self, pr: ir.Projection) -> None:
-        """``on_pre`` as a spike-matmul: each program owns a block of postsynaptic
-        neurons of one batch element, scans the presynaptic spikes block by block (a
-        block without a spike costs one load), sums the inputs in registers and adds them
-        once: no atomics, the same sum order on every run."""
+        """``on_pre`` as a spike-matmul (``templates/triton/dense.j2``): no atomics, the
+        same sum order on every run."""
         pops = self.p.populations
         n_pre, n_post = pops[pr.pre].size, pops[pr.post].size
         S = pr.n_synapses
@@ -464,63 +420,44 @@ class _Gen:
         table[pr.i, pr.j] = np.arange(S)
         tag = f"{pr.name}.on_pre"
         self.out.arrays[f"{tag}.dense"] = table
-        k = _Kernel(f"{pr.name}_on_pre")
-        L = self.hist_len[pr.pre]
+        k = _Kernel(f"{pr.name}_on_pre", f"{pr.name} on_pre: {S} synapses, dense spike-matmul")
         k.ptr("hist_ptr_", f"S:{pr.pre}._spike_history")
         k.ptr("dense_ptr_", f"A:{tag}.dense")
-        k.emit("b_ = tl.program_id(1)", f"on_pre of {pr.name} ({pr.pre} -> {pr.post}, {S} "
-               f"synapses, {S / (n_pre * n_post):.0%} dense): spike-matmul over the spikes "
-               f"of {pr.pre}, delay {d} step(s)")
-        k.emit("post_ = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)")
-        k.emit(f"pm_ = post_ < {n_post}")
         names: dict[str, str] = {"i": "pre_[:, None].to(DT)", "j": "post_[None, :].to(DT)",
                                  "t": "t_"}
         for v in pr.variables:
             names[v] = _local(v)
         printer = TritonPrinter(names, self.draw("sidx_", f"{self.B * S}"), self.streams)
-        targets = list(dict.fromkeys(st.target for st in pr.on_pre))
-        if "t" in _names_in(pr.on_pre):
-            k.emit(f"t_ = {self.time(pr.time_scale)}")
-        for tgt in targets:
-            k.emit(f"acc_{tgt}_ = tl.zeros([BLOCK], DT)")
-        k.emit(f"for p0_ in range(0, {n_pre}, BLOCK_F):")
-        body = _Kernel("")
-        body.emit("pre_ = p0_ + tl.arange(0, BLOCK_F)")
-        body.emit(f"spk_ = _s.delayed(hist_ptr_ + b_ * {n_pre}, step_, {d}, {L}, "
-                  f"{self.B * n_pre}, pre_) & (pre_ < {n_pre})", f"the spikes of step n - {d}")
-        body.emit("if tl.max(spk_.to(tl.int32), axis=0) > 0:")
-        inner = _Kernel("")
-        inner.emit(f"syn_ = tl.load(dense_ptr_ + pre_[:, None] * {n_post} + post_[None, :], "
-                   "mask=spk_[:, None] & pm_[None, :], other=-1)")
-        inner.emit("m_ = syn_ >= 0")
-        code = _Kernel("")
-        for v in pr.variables:
-            if v in _names_in(pr.on_pre):
-                arg = k.ptr(_ptr(v), f"S:{pr.name}.{v}")
-                code.emit(f"{_local(v)} = tl.load({arg} + sidx_, mask=m_)")
-        for line in pr.on_pre_text.strip().splitlines():
-            code.emit(comment=f"on_pre: {line.strip()}")
+        used = _names_in(pr.on_pre)
+        body = [_line(f"{x['local']} = tl.load({x['ptr']} + sidx_, mask=m_)")
+                for x in self.variables(k, pr.name, [v for v in pr.variables if v in used])]
+        body += [_line(comment=f"on_pre: {ln.strip()}")
+                 for ln in pr.on_pre_text.strip().splitlines()]
         for st in pr.on_pre:
             sign = "-" if st.op == "-=" else ""
-            code.emit(f"acc_{st.target}_ += tl.sum(tl.where(m_, {sign}({printer.doprint(st.expr)})"
-                      ", 0.0), axis=0)", st.comment or str(st))
-        if "sidx_" in "\n".join(code.lines):
-            inner.emit(f"sidx_ = b_ * {S} + syn_", "per-synapse state index")
-        inner.lines += code.lines
-        body.lines += ["    " + ln for ln in inner.lines]
-        k.lines += ["    " + ln for ln in body.lines]
-        for tgt in targets:
-            var = tgt[:-len("_post")]
-            arg = k.ptr(f"{tgt}_side_ptr_", f"S:{pr.post}.{var}")
-            k.emit(f"x_ = tl.load({arg} + b_ * {n_post} + post_, mask=pm_)")
-            k.emit(f"tl.store({arg} + b_ * {n_post} + post_, x_ + acc_{tgt}_, mask=pm_)")
-        self.add_kernel(k, pops[pr.post], n_post,
-                        f"{pr.name} on_pre: {S} synapses, dense spike-matmul",
-                        phase="on_pre", groups=self.B, fan=n_pre, kind="dense")
+            body.append(_line(f"acc_{st.target}_ += tl.sum(tl.where(m_, "
+                              f"{sign}({printer.doprint(st.expr)}), 0.0), axis=0)",
+                              st.comment or str(st)))
+        targets = []
+        for tgt in dict.fromkeys(st.target for st in pr.on_pre):
+            ptr = k.ptr(f"{tgt}_side_ptr_", f"S:{pr.post}.{tgt[:-len('_post')]}")
+            targets.append({"ptr": ptr, "acc": f"acc_{tgt}_"})
+        text = render("triton", "dense.j2", k=k, proj=pr.name, pre=pr.pre, post=pr.post,
+                      n_syn=S, density=f"{S / (n_pre * n_post):.0%}", delay=d,
+                      L=self.hist_len[pr.pre], lanes_pre=self.B * n_pre, n_pre=n_pre,
+                      n_post=n_post, uses_t="t" in used, t=self.time(pr.time_scale),
+                      accumulators=[t["acc"] for t in targets],
+                      uses_sidx=any("sidx_" in ln["code"] for ln in body), body=body,
+                      targets=targets)
+        self.add_kernel(k, text, pops[pr.post], n_post, phase="on_pre", groups=self.B,
+                        fan=n_pre, kind="dense")
 
-    def event_code(self, k: _Kernel, kern: _Kernel, pr: ir.Projection,
-                   statements: list[Statement], direction: str, text: str) -> None:
+    def event_code(self, k: _Kernel, pr: ir.Projection, statements: list[Statement],
+                   direction: str) -> list[dict[str, str]]:
+        """The per-synapse lines of a pathway: event-driven updates, then its statements
+        (synapse variables in registers, pre/post variables through atomics)."""
         pops = self.p.populations
+        text = pr.on_pre_text if direction == "on_pre" else pr.on_post_text
         names: dict[str, str] = {"i": "ipre_.to(DT)", "j": "jpost_.to(DT)",
                                  "t": "t_", "_elapsed": "elapsed_"}
         for v in pr.variables:
@@ -528,55 +465,55 @@ class _Gen:
         side_ptr: dict[str, tuple[str, str]] = {}  # "ge_post" -> (pointer arg, index)
         for side, pop_name, index in (("pre", pr.pre, "pre_"), ("post", pr.post, "post_")):
             for v in pops[pop_name].variables:
-                arg = f"{v}_{side}_side_ptr_"
-                side_ptr[f"{v}_{side}"] = (arg, index)
+                side_ptr[f"{v}_{side}"] = (f"{v}_{side}_side_ptr_", index)
                 names[f"{v}_{side}"] = _local(f"{v}_{side}")
         printer = TritonPrinter(names, self.draw("sidx_", f"{self.B * pr.n_synapses}"),
                                 self.streams)
+        lines: list[dict[str, str]] = []
         if "t" in _names_in(statements):
-            k.emit(f"t_ = {self.time(pr.time_scale)}")
+            lines.append(_line(f"t_ = {self.time(pr.time_scale)}"))
         used = _names_in(statements) | _names_in(pr.update)
         syn_written: list[str] = []
-        for v in pr.variables:
-            if v in used or (pr.update and v == "lastupdate"):
-                arg = kern.ptr(_ptr(v), f"S:{pr.name}.{v}")
-                k.emit(f"{_local(v)} = tl.load({arg} + sidx_, mask=m_)")
+        loaded = [v for v in pr.variables
+                  if v in used or (pr.update and v == "lastupdate")]
+        lines += [_line(f"{x['local']} = tl.load({x['ptr']} + sidx_, mask=m_)")
+                  for x in self.variables(k, pr.name, loaded)]
         if pr.update:
-            k.emit(f"elapsed_ = (step_ - lastupdate).to(DT) * {self.p.dt * pr.time_scale!r}",
-                   f"event-driven ({pr.method_used}): advance to t from the last event")
-            for o in pr.odes:
-                k.emit(comment=f"  {o.text}")
+            lines.append(_line(
+                f"elapsed_ = (step_ - lastupdate).to(DT) * {self.p.dt * pr.time_scale!r}",
+                f"event-driven ({pr.method_used}): advance to t from the last event"))
+            lines += [_line(comment=f"  {o.text}") for o in pr.odes]
             for st in pr.update:
                 x = st.target if st.target.startswith("_") else _local(st.target)
-                k.emit(f"{x} = {printer.doprint(st.expr)}")
+                lines.append(_line(f"{x} = {printer.doprint(st.expr)}"))
                 if not st.target.startswith("_"):
                     syn_written.append(st.target)
                 else:
                     printer.names[st.target] = st.target
-        for line in text.strip().splitlines():
-            k.emit(comment=f"{direction}: {line.strip()}")
+        lines += [_line(comment=f"{direction}: {ln.strip()}") for ln in text.strip().splitlines()]
         for st in statements:
             reads = {s.name for s in st.expr.free_symbols}
             for r in sorted(reads & set(side_ptr)):
                 arg, index = side_ptr[r]
-                kern.ptr(arg, "S:" + self._side_key(pr, r))
-                k.emit(f"{_local(r)} = tl.load({arg} + {index}, mask=m_)")
+                k.ptr(arg, "S:" + self._side_key(pr, r))
+                lines.append(_line(f"{_local(r)} = tl.load({arg} + {index}, mask=m_)"))
             value = printer.doprint(st.expr)
+            comment = st.comment or str(st)
             if st.target in pr.variables:
                 x = _local(st.target)
-                k.emit(f"{x} = " + (value if st.op == "=" else f"{x} {st.op[0]} ({value})"),
-                       st.comment or str(st))
+                lines.append(_line(f"{x} = " + (value if st.op == "=" else
+                                                f"{x} {st.op[0]} ({value})"), comment))
                 syn_written.append(st.target)
                 continue
             arg, index = side_ptr[st.target]
-            kern.ptr(arg, "S:" + self._side_key(pr, st.target))
+            k.ptr(arg, "S:" + self._side_key(pr, st.target))
             if st.op in ("+=", "-="):
                 sign = "-" if st.op == "-=" else ""
-                k.emit(f"tl.atomic_add({arg} + {index}, zero_ + {sign}({value}), mask=m_)",
-                       st.comment or str(st))
+                lines.append(_line(f"tl.atomic_add({arg} + {index}, zero_ + {sign}({value}), "
+                                   "mask=m_)", comment))
             elif st.op == "=":
-                k.emit(f"tl.store({arg} + {index}, zero_ + ({value}), mask=m_)",
-                       st.comment or str(st))
+                lines.append(_line(f"tl.store({arg} + {index}, zero_ + ({value}), mask=m_)",
+                                   comment))
             else:
                 raise BackendError(
                     f"projection {pr.name!r}, {direction}: '{st.comment or st}' multiplies "
@@ -584,10 +521,11 @@ class _Gen:
                     f"triton backend has no atomic multiply: write it as '+=' (e.g. "
                     f"'x += x*(f - 1)') or use backend='torch'")
         if pr.update:
-            k.emit("lastupdate = tl.zeros_like(lastupdate) + step_")
+            lines.append(_line("lastupdate = tl.zeros_like(lastupdate) + step_"))
             syn_written.append("lastupdate")
-        for v in dict.fromkeys(syn_written):
-            k.emit(f"tl.store({_ptr(v)} + sidx_, {_local(v)}, mask=m_)")
+        lines += [_line(f"tl.store({_ptr(v)} + sidx_, {_local(v)}, mask=m_)")
+                  for v in dict.fromkeys(syn_written)]
+        return lines
 
     def _side_key(self, pr: ir.Projection, name: str) -> str:
         if name.endswith("_pre"):
@@ -595,13 +533,11 @@ class _Gen:
         return f"{pr.post}.{name[:-5]}"
 
     # ------------------------------------------------------------ assembly
-    def add_kernel(self, k: _Kernel, pop: ir.Population, lanes: int, title: str,
+    def add_kernel(self, k: _Kernel, text: str, pop: ir.Population, lanes: int,
                    phase: str = "neurons", groups: int = 1, fan: int = 1,
                    kind: str | None = None) -> None:
-        body = "\n".join(("    " + ln) if ln else "" for ln in k.lines)
-        args = list(k.ptrs)
-        self.kernels.append({"name": k.name, "title": title, "args": args, "body": body,
-                             "pathway": phase in ("on_pre", "on_post")})
+        # the stage templates leave blank lines where optional parts are absent
+        self.kernels.append("\n".join(ln for ln in text.splitlines() if ln.strip()))
         self.out.kernels.append(k.name)
         kind = kind or ("events" if phase in ("on_pre", "on_post") else "neurons")
         self.launches.append({"name": k.name, "phase": phase, "lanes": lanes, "kind": kind,
