@@ -38,6 +38,15 @@ def _spikes(mon: sc.SpikeMonitor) -> list[tuple[int, int]]:
     return sorted(zip(steps.tolist(), np.asarray(mon.i).tolist()))
 
 
+def _trains(rng: np.random.Generator, n_in: int, steps: int, p: float
+            ) -> tuple[np.ndarray, object]:
+    """Random input spike trains for a SpikeGeneratorGroup: each source spikes with
+    probability ``p`` per step; returns (indices, times)."""
+    flat = rng.choice(n_in * steps, size=int(n_in * steps * p), replace=False)
+    step, idx = np.divmod(flat, n_in)
+    return idx, step * DT * ms
+
+
 def _run_both(build, duration_ms: float, dtype=torch.float64, **kw):
     """Build the network twice (same seed) and run it on torch and triton."""
     out = {}
@@ -52,9 +61,8 @@ def _run_both(build, duration_ms: float, dtype=torch.float64, **kw):
 def _stdp_net(seed: int, batch_drive: bool = False):
     def build():
         rng = np.random.default_rng(seed)
-        n_in, T = 40, 600
-        flat = rng.choice(n_in * T, size=int(n_in * T * 0.02), replace=False)
-        steps, idx = np.divmod(flat, n_in)
+        n_in = 40
+        idx, times = _trains(rng, n_in, 600, 0.02)
         stdp = sc.SynapseModel(
             """w : 1
             dapre/dt = -apre/(20*ms) : 1 (event-driven)
@@ -63,7 +71,7 @@ def _stdp_net(seed: int, batch_drive: bool = False):
             on_post="apost -= 0.06; w = clip(w + apre, 0, 4)")
         net = sc.Network(dt=DT * ms, seed=seed)
         with net:
-            inp = sc.SpikeGeneratorGroup(n_in, idx, steps * DT * ms, name="inp")
+            inp = sc.SpikeGeneratorGroup(n_in, idx, times, name="inp")
             G = sc.NeuronGroup(12, "lif", params={"I": 14 * mV}, name="G",
                                init={"v": "El + rand()*(Vt - El)"})
             C = sc.Connection(inp, G, model=stdp, p=0.5, weight="1 + 2*rand()", name="C",
@@ -159,12 +167,11 @@ def _delay_net(seed: int):
     the STDP network: the chunk test runs it three times)."""
     def build():
         rng = np.random.default_rng(seed)
-        n_in, T = 30, 400
-        flat = rng.choice(n_in * T, size=int(n_in * T * 0.03), replace=False)
-        steps, idx = np.divmod(flat, n_in)
+        n_in = 30
+        idx, times = _trains(rng, n_in, 400, 0.03)
         net = sc.Network(dt=DT * ms, seed=seed)
         with net:
-            inp = sc.SpikeGeneratorGroup(n_in, idx, steps * DT * ms, name="inp")
+            inp = sc.SpikeGeneratorGroup(n_in, idx, times, name="inp")
             G = sc.NeuronGroup(12, "lif", params={"I": 14 * mV}, name="G",
                                init={"v": "El + rand()*(Vt - El)"})
             sc.Connection(inp, G, on_pre="v_post += 2*mV", p=0.5, name="C",
@@ -317,12 +324,11 @@ def test_dense_spike_matmul_matches_torch(fresh_seed: int, p: float | None) -> N
     same spikes and traces as the float64 torch reference, also with batch > 1."""
     def build():
         rng = np.random.default_rng(fresh_seed)
-        n_in, T = 30, 400
-        flat = rng.choice(n_in * T, size=int(n_in * T * 0.03), replace=False)
-        steps, idx = np.divmod(flat, n_in)
+        n_in = 30
+        idx, times = _trains(rng, n_in, 400, 0.03)
         net = sc.Network(dt=DT * ms, seed=fresh_seed)
         with net:
-            inp = sc.SpikeGeneratorGroup(n_in, idx, steps * DT * ms, name="inp")
+            inp = sc.SpikeGeneratorGroup(n_in, idx, times, name="inp")
             G = sc.NeuronGroup(20, "lif", params={"I": 10 * mV}, name="G",
                                init={"v": "El + rand()*(Vt - El)"})
             kw = {} if p is None else {"p": p}

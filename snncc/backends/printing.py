@@ -1,5 +1,6 @@
 """What the printers of all targets share: every target's code is Python syntax, so
-numbers and truth values print as Python literals (:class:`PythonLiterals`); sympy
+numbers and truth values print as Python literals and element-wise logic as ``&``/``|``
+(:class:`PythonSyntax`); sympy
 dispatches each elementary function to ``_print_<name>``, which every target routes to its
 own ``_print_Function`` (:func:`route_elementary`)."""
 
@@ -19,8 +20,9 @@ def route_elementary(cls: type) -> type:
     return cls
 
 
-class PythonLiterals:
-    """Numbers (as Python floats, full double precision) and truth values."""
+class PythonSyntax:
+    """Numbers (as Python floats, full double precision), truth values, and element-wise
+    ``and``/``or`` of conditions."""
 
     def _print_Float(self, e: sympy.Float) -> str:
         return repr(float(e))
@@ -42,3 +44,9 @@ class PythonLiterals:
 
     def _print_BooleanFalse(self, e: sympy.Basic) -> str:
         return "False"
+
+    def _print_And(self, e: sympy.And) -> str:
+        return "(" + " & ".join(self._print(a) for a in e.args) + ")"
+
+    def _print_Or(self, e: sympy.Or) -> str:
+        return "(" + " | ".join(self._print(a) for a in e.args) + ")"

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 import sympy
 from sympy.printing.pycode import PythonCodePrinter
 
-from snncc.backends.printing import PythonLiterals, route_elementary
+from snncc.backends.printing import PythonSyntax, route_elementary
 from snncc.ir.functions import clip, exprel, rand, randn
 
 _TORCH = {"exp": "torch.exp", "log": "torch.log", "sin": "torch.sin", "cos": "torch.cos",
@@ -29,7 +29,7 @@ _MATH = {"exp": "math.exp", "log": "math.log", "sin": "math.sin", "cos": "math.c
 
 
 @route_elementary
-class TorchPrinter(PythonLiterals, PythonCodePrinter):
+class TorchPrinter(PythonSyntax, PythonCodePrinter):
     """Prints IR expressions as torch code.
 
     Args:
@@ -92,12 +92,6 @@ class TorchPrinter(PythonLiterals, PythonCodePrinter):
                 and not e.rhs.atoms(rand, randn):
             rhs = f"{self.constant(float(e.rhs))}"
         return f"({lhs} {op} {rhs})"
-
-    def _print_And(self, e: sympy.And) -> str:
-        return "(" + " & ".join(self._print(a) for a in e.args) + ")"
-
-    def _print_Or(self, e: sympy.Or) -> str:
-        return "(" + " | ".join(self._print(a) for a in e.args) + ")"
 
     def _print_Not(self, e: sympy.Not) -> str:
         a = e.args[0]

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 import sympy
 from sympy.printing.str import StrPrinter
 
-from snncc.backends.printing import PythonLiterals, route_elementary
+from snncc.backends.printing import PythonSyntax, route_elementary
 from snncc.ir.functions import clip, exprel, rand, randn
 
 # sympy function name -> Triton expression template ({0}, {1}: printed arguments)
@@ -35,7 +35,7 @@ _FUNCS = {
 
 
 @route_elementary
-class TritonPrinter(PythonLiterals, StrPrinter):
+class TritonPrinter(PythonSyntax, StrPrinter):
     """Prints IR expressions as Triton code.
 
     Args:
@@ -116,12 +116,6 @@ class TritonPrinter(PythonLiterals, StrPrinter):
     def _print_Relational(self, e: sympy.core.relational.Relational) -> str:
         op = {"==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}[e.rel_op]
         return f"({self._print(e.lhs)} {op} {self._print(e.rhs)})"
-
-    def _print_And(self, e: sympy.And) -> str:
-        return "(" + " & ".join(self._print(a) for a in e.args) + ")"
-
-    def _print_Or(self, e: sympy.Or) -> str:
-        return "(" + " | ".join(self._print(a) for a in e.args) + ")"
 
     def _print_Not(self, e: sympy.Not) -> str:
         return f"({self._print(e.args[0])} == 0)"
