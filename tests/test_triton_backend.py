@@ -31,6 +31,12 @@ except ImportError:  # pragma: no cover - triton is in the test extra
     pytest.skip("triton is not installed", allow_module_level=True)
 
 DT = 0.1
+# where CUDA is available Triton runs compiled, on the GPU; elsewhere in its interpreter
+TRITON_DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _device(backend: str) -> str:
+    return TRITON_DEVICE if backend == "triton" else "cpu"
 
 
 def _spikes(mon: sc.SpikeMonitor) -> list[tuple[int, int]]:
@@ -52,7 +58,7 @@ def _run_both(build, duration_ms: float, dtype=torch.float64, **kw):
     out = {}
     for backend in ("torch", "triton"):
         net, mons = build()
-        sim = net.compile(backend=backend, dtype=dtype, **kw)
+        sim = net.compile(backend=backend, device=_device(backend), dtype=dtype, **kw)
         sim.run(duration_ms * ms)
         out[backend] = (sim, mons)
     return out
@@ -122,7 +128,7 @@ def test_fused_reset_when_synapses_do_not_observe_it() -> None:
     with net:
         P = sc.NeuronGroup(20, "cuba", name="P")
         sc.Connection(P, P, on_pre="ge += 1*mV", p=0.2, name="C")
-    src = net.compile(backend="triton").source()
+    src = net.compile(backend="triton", device=TRITON_DEVICE).source()
     assert "def P_reset(" not in src
     assert "# reset: v = Vr" in src
 
@@ -148,7 +154,8 @@ def test_batch_and_condition_refractoriness(fresh_seed: int) -> None:
     out = {}
     for backend in ("torch", "triton"):
         net, mons = build()
-        sim = net.compile(backend=backend, dtype=torch.float64, batch=3)
+        sim = net.compile(backend=backend, device=_device(backend), dtype=torch.float64,
+                          batch=3)
         sim.run(40 * ms)
         out[backend] = (sim, mons)
     for k in range(2):
@@ -188,14 +195,14 @@ def test_chunks_continuation_and_state_dict(fresh_seed: int,
     state_dict restore give the same spikes and traces as one long run."""
     build = _delay_net(fresh_seed)
     net, (sp, vm) = build()
-    ref = net.compile(backend="triton", dtype=torch.float64)
+    ref = net.compile(backend="triton", device=TRITON_DEVICE, dtype=torch.float64)
     ref.run(30 * ms)
     full = (_spikes(sp), np.asarray(vm.v / mV).copy())
     assert len(full[0]) > 10
 
     monkeypatch.setenv("SNNCC_RECORD_BYTES", "200")  # a few steps per chunk
     net, (sp, vm) = build()
-    sim = net.compile(backend="triton", dtype=torch.float64)
+    sim = net.compile(backend="triton", device=TRITON_DEVICE, dtype=torch.float64)
     assert sim._ensure_step().chunk < 10
     sim.run(12 * ms)
     saved = {k: v.clone() for k, v in sim.state_dict().items()}
@@ -218,7 +225,7 @@ def test_poisson_is_reproducible_and_has_its_rate(fresh_seed: int) -> None:
         with net:
             Q = sc.PoissonGroup(200, rates="(40 + 120*i/N)*Hz", name="Q")
             sp = sc.SpikeMonitor(Q)
-        sim = net.compile(backend="triton")
+        sim = net.compile(backend="triton", device=TRITON_DEVICE)
         sim.run(ms_ * ms)
         return sim, sp
     _, a = run(fresh_seed)
@@ -243,7 +250,7 @@ def test_noise_and_rand_in_code_are_reproducible(fresh_seed: int) -> None:
         with net:
             G = sc.NeuronGroup(50, model, name="G")
             sp = sc.SpikeMonitor(G)
-        sim = net.compile(backend="triton")
+        sim = net.compile(backend="triton", device=TRITON_DEVICE)
         sim.run(25 * ms)
         return _spikes(sp), sim.get("G", "v").cpu().numpy()
     (s1, v1), (s2, v2) = run(), run()
@@ -257,7 +264,7 @@ def test_source_and_describe() -> None:
         P = sc.NeuronGroup(20, "cuba", name="P")
         sc.Connection(P, P, on_pre="ge += 6*mV", p=0.5, name="PP")
         sc.SpikeMonitor(P, name="spk")
-    sim = net.compile(backend="triton")
+    sim = net.compile(backend="triton", device=TRITON_DEVICE)
     src = sim.source()
     for eq in sc.library.get("cuba").equations.diff:
         assert f"# {eq.text}" in src or eq.text in src, eq.text
@@ -280,7 +287,7 @@ def test_atomic_multiply_is_refused_with_a_fix() -> None:
         G = sc.NeuronGroup(5, "lif", name="G")
         sc.Connection(G, G, on_pre="v_post *= 0.5", name="C")
     with pytest.raises(sc.BackendError, match=r"C.*v_post \*= 0.5.*backend='torch'"):
-        net.compile(backend="triton")
+        net.compile(backend="triton", device=TRITON_DEVICE)
     net.compile(backend="torch")  # the torch backend runs it
 
 
@@ -340,7 +347,8 @@ def test_dense_spike_matmul_matches_torch(fresh_seed: int, p: float | None) -> N
     out = {}
     for backend in ("torch", "triton"):
         net, mons = build()
-        sim = net.compile(backend=backend, dtype=torch.float64, batch=2)
+        sim = net.compile(backend=backend, device=_device(backend), dtype=torch.float64,
+                          batch=2)
         sim.run(40 * ms)
         out[backend] = (sim, mons)
     assert "dense spike-matmul" in out["triton"][0].source()
@@ -360,7 +368,8 @@ def test_second_compile_reuses_the_loaded_kernels() -> None:
             P = sc.NeuronGroup(20, "cuba", name="P")
             sc.Connection(P, P, on_pre="ge += 1*mV", p=0.2, name="C")
         return net
-    a, b = build().compile(backend="triton"), build().compile(backend="triton")
+    a = build().compile(backend="triton", device=TRITON_DEVICE)
+    b = build().compile(backend="triton", device=TRITON_DEVICE)
     assert a._build is b._build and a.source() == b.source()
 
 
@@ -381,7 +390,7 @@ def test_variables_named_like_kernel_arguments() -> None:
             H = sc.NeuronGroup(5, model, params={"size": 5 * mV}, name="H")
             sc.Connection(G, H, model=syn, params={"lanes": 3.0}, name="S")
             sp = sc.SpikeMonitor(H)
-        sim = net.compile(backend=backend, dtype=torch.float64)
+        sim = net.compile(backend=backend, device=_device(backend), dtype=torch.float64)
         sim.run(30 * ms)
         res[backend] = (sim.get("G", "seed").cpu().numpy(), sim.get("H", "v").cpu().numpy(),
                         sim.get("S", "range").cpu().numpy(), sp.num_spikes)
