@@ -1,10 +1,38 @@
-"""What every code generator needs from an IR program, computed in one place: the step
-count of time-based refractoriness, and synapse tables grouped by source neuron."""
+"""What every code generator shares: what it hands the runtime (:class:`Generated`, with
+the :class:`StateSpec` of each state tensor it owns), and what it needs from an IR program,
+computed in one place: the step count of time-based refractoriness, and synapse tables
+grouped by source neuron."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 import sympy
+
+
+@dataclass
+class StateSpec:
+    """A state tensor the runtime must allocate (and save in ``state_dict``)."""
+
+    shape: tuple[int, ...]
+    dtype: str  # float | int | bool | int8
+    init: object = 0.0
+
+
+@dataclass
+class Generated:
+    """What a backend produces for a program: the source, static arrays (moved to the
+    device), host-side data, the state it owns, its kernels (none for a single generated
+    step function) and who drives the step loop (``host``: the runtime calls
+    ``step(n, rec)``; ``device``: :class:`~snncc.runtime.device_loop.DeviceLoop`)."""
+
+    source: str
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    host: dict[str, object] = field(default_factory=dict)
+    state: dict[str, StateSpec] = field(default_factory=dict)
+    kernels: list[str] = field(default_factory=list)
+    loop: str = "host"
 
 
 def refractory_steps(e: sympy.Expr | None) -> int | None:

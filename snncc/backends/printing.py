@@ -50,3 +50,11 @@ class PythonSyntax:
 
     def _print_Or(self, e: sympy.Or) -> str:
         return "(" + " | ".join(self._print(a) for a in e.args) + ")"
+
+    def _fold(self, fn: str, e: sympy.Basic) -> str:
+        """``fn(fn(a, b), c)...`` over the arguments of ``e`` (Min, Max)."""
+        args = [self._print(a) for a in e.args]
+        out = args[0]
+        for a in args[1:]:
+            out = f"{fn}({out}, {a})"
+        return out

@@ -201,7 +201,7 @@ class CompiledNetwork(torch.nn.Module):
 
     def _ensure_step(self) -> Any:
         if self._step_fn is None:
-            if getattr(self._gen_info, "loop", "host") == "device":
+            if self._gen_info.loop == "device":
                 from snncc.runtime.device_loop import DeviceLoop, device_loop_options
 
                 recorders, monitors = device_loop_options(self._gen_info)
@@ -388,13 +388,13 @@ class CompiledNetwork(torch.nn.Module):
 
     def describe(self) -> str:
         """Populations, state, chosen integrators, projections and kernels."""
-        kernels = getattr(self._gen_info, "kernels", [])
+        kernels = self._gen_info.kernels
         what = (f"{len(kernels)} kernels a step: {', '.join(kernels)}" if kernels
                 else "one generated step function")
         text = (self.program.describe()
                 + f"\n  backend: {self.backend_name} on {self.device} ({self.dtype}), "
                 f"{what}; compile {self.compile_seconds:.3f} s")
-        if getattr(self._gen_info, "loop", "host") == "device":
+        if self._gen_info.loop == "device":
             text += "\n  " + self._ensure_step().describe()
         return text
 

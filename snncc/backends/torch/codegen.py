@@ -9,35 +9,14 @@ strings.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 import sympy
 
-from snncc.backends.common import ell_table, refractory_steps
+from snncc.backends.common import Generated, StateSpec, ell_table, refractory_steps
 from snncc.backends.templating import render
 from snncc.backends.torch.printer import TorchPrinter
 from snncc.ir import program as ir
 from snncc.ir.statements import Statement
-
-
-@dataclass
-class StateSpec:
-    """A state tensor the runtime must allocate (and save in ``state_dict``)."""
-
-    shape: tuple[int, ...]
-    dtype: str  # float | int | bool
-    init: object = 0.0
-
-
-@dataclass
-class Generated:
-    """What the torch backend produces for a program."""
-
-    source: str
-    arrays: dict[str, np.ndarray] = field(default_factory=dict)  # static, on the device
-    host: dict[str, object] = field(default_factory=dict)  # host-side data
-    state: dict[str, StateSpec] = field(default_factory=dict)  # backend-owned state
 
 
 def local(owner: str, var: str) -> str:

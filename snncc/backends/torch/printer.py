@@ -123,12 +123,7 @@ class TorchPrinter(PythonSyntax, PythonCodePrinter):
         return self._minmax("_maximum", "max", e)
 
     def _minmax(self, tfn: str, pfn: str, e: sympy.Basic) -> str:
-        args = [self._print(a) for a in e.args]
-        fn = tfn if self.is_tensor(e) else pfn
-        out = args[0]
-        for a in args[1:]:
-            out = f"{fn}({out}, {a})"
-        return out
+        return self._fold(tfn if self.is_tensor(e) else pfn, e)
 
     # ------------------------------------------------------------- functions
     def _print_Function(self, e: sympy.Function) -> str:

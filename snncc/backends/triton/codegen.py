@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy
 
-from snncc.backends.common import ell_table, refractory_steps
+from snncc.backends import common
+from snncc.backends.common import StateSpec, ell_table, refractory_steps
 from snncc.backends.templating import render
 from snncc.backends.triton.printer import TritonPrinter
 from snncc.errors import BackendError
@@ -34,15 +35,6 @@ from snncc.ir import program as ir
 from snncc.ir.statements import Statement
 
 DENSE_MIN_DENSITY = 0.25  # fraction of all pairs above which on_pre is a spike-matmul
-
-
-@dataclass
-class StateSpec:
-    """A state tensor the runtime must allocate (and save in ``state_dict``)."""
-
-    shape: tuple[int, ...]
-    dtype: str  # float | int | bool | int8
-    init: object = 0.0
 
 
 @dataclass
@@ -57,17 +49,12 @@ class Recorder:
 
 
 @dataclass
-class Generated:
-    """What the triton backend produces for a program."""
+class Generated(common.Generated):
+    """What the triton backend produces: also the monitors' device buffers."""
 
-    source: str
-    arrays: dict[str, np.ndarray] = field(default_factory=dict)  # static, on the device
-    host: dict[str, object] = field(default_factory=dict)
-    state: dict[str, StateSpec] = field(default_factory=dict)  # backend-owned state
     recorders: dict[str, Recorder] = field(default_factory=dict)
     # monitor name -> (kind, recorder key(s), population lanes, population size)
     monitors: dict[str, tuple] = field(default_factory=dict)
-    kernels: list[str] = field(default_factory=list)
     loop: str = "device"  # the runtime drives the step loop (chunks, CUDA graphs)
 
 

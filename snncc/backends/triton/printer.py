@@ -141,13 +141,6 @@ class TritonPrinter(PythonSyntax, StrPrinter):
     def _print_Max(self, e: sympy.Max) -> str:
         return self._fold("tl.maximum", e)
 
-    def _fold(self, fn: str, e: sympy.Basic) -> str:
-        args = [self._print(a) for a in e.args]
-        out = args[0]
-        for a in args[1:]:
-            out = f"{fn}({out}, {a})"
-        return out
-
     # ------------------------------------------------------------- functions
     def _print_Function(self, e: sympy.Function) -> str:
         name = type(e).__name__
