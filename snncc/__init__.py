@@ -13,6 +13,7 @@ from __future__ import annotations
 from snncc import units
 from snncc.errors import (
     BackendError,
+    DataError,
     EquationSyntaxError,
     IntegrationError,
     ModelError,
@@ -35,14 +36,15 @@ from snncc.frontend.network import (
     SpikeGeneratorGroup,
     Subgroup,
 )
+from snncc.runtime.layer import Layer, SeqToANN, layer
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "BackendError", "Connection", "EquationSyntaxError", "Equations", "IntegrationError",
-    "ModelError",
+    "BackendError", "Connection", "DataError", "EquationSyntaxError", "Equations",
+    "IntegrationError", "Layer", "ModelError",
     "Network", "NetworkError", "NeuronGroup", "NeuronModel", "ParameterError",
-    "PoissonGroup", "PopulationRateMonitor", "ShapeError", "SnnccError",
+    "PoissonGroup", "PopulationRateMonitor", "SeqToANN", "ShapeError", "SnnccError",
     "SpikeGeneratorGroup", "SpikeMonitor", "StateMonitor", "Subgroup", "SynapseModel",
-    "UnitError", "UnknownNameError", "__version__", "library", "units",
+    "UnitError", "UnknownNameError", "__version__", "layer", "library", "units",
 ]

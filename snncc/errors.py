@@ -69,3 +69,8 @@ class NetworkError(SnnccError):
 class BackendError(SnnccError):
     """A backend cannot run this network here (a missing package, a device it does not
     support, or a statement it cannot execute); the message names the alternative."""
+
+
+class DataError(SnnccError):
+    """A data set cannot be loaded (a missing file, a corrupt or truncated IDX file,
+    images and labels that do not match, a missing optional package)."""

@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import sympy
+
+from snncc.ir.layer import LayerStep
 
 
 @dataclass
@@ -35,17 +36,6 @@ class Generated:
     loop: str = "host"
 
 
-def refractory_steps(e: sympy.Expr | None) -> int | None:
-    """K if ``e`` is ``_n - lastspike < K`` (time-based refractoriness), else None."""
-    if e is None:
-        return None
-    n, ls = sympy.Symbol("_n", real=True), sympy.Symbol("lastspike", real=True)
-    if isinstance(e, sympy.StrictLessThan) and sympy.simplify(e.lhs - (n - ls)) == 0 \
-            and e.rhs.is_number:
-        return int(e.rhs)
-    return None
-
-
 def ell_table(src_index: np.ndarray, syn_ids: np.ndarray, n_src: int
               ) -> tuple[np.ndarray, bool]:
     """Synapse ids grouped by source neuron: an ``[n_src, F]`` table padded with -1.
@@ -59,3 +49,33 @@ def ell_table(src_index: np.ndarray, syn_ids: np.ndarray, n_src: int
     col = np.arange(srt.size) - np.repeat(starts, counts)
     table[srt, col] = syn_ids[order]
     return table, bool(F > 0 and np.all(counts == F))
+
+
+@dataclass
+class LayerCode:
+    """A backend's code for one layer: the source of a module whose
+    ``build(DEVICE, DTYPE)`` returns ``(forward, backward)``, and what they exchange.
+
+    ``states``: the differentiable states, in order; ``aux``: bookkeeping states that get
+    no gradient (refractoriness), with their initial values; ``saved``: the names of what
+    the forward stores per neuron and step; ``reads_input``: the backward needs the
+    input sequence."""
+
+    source: str
+    states: tuple[str, ...]
+    aux: dict[str, float]
+    saved: tuple[str, ...]
+    reads_input: bool
+    tensors: tuple[str, ...]
+    trainable: tuple[str, ...]
+
+
+def layer_aux(step: LayerStep) -> dict[str, float]:
+    """The bookkeeping states of a layer step and their initial values: ``_since``
+    (steps since the last spike, saturating at the refractory period) or ``_notref``
+    (1.0 while a refractory condition has released the neuron)."""
+    if step.refractory_steps is not None:
+        return {"_since": float(step.refractory_steps)}
+    if step.refractory_condition is not None:
+        return {"_notref": 1.0}
+    return {}

@@ -83,8 +83,31 @@ class exprel(sympy.Function):
         return None
 
     def fdiff(self, argindex: int = 1) -> sympy.Expr:
+        # (x e^x - e^x + 1)/x**2 cancels badly near 0: a Taylor series there
         x = self.args[0]
-        return (sympy.exp(x) * x - sympy.exp(x) + 1) / x**2
+        series = (sympy.Rational(1, 2) + x / 3 + x**2 / 8 + x**3 / 30 + x**4 / 144)
+        return sympy.Piecewise((series, sympy.Abs(x) < sympy.Rational(1, 10)),
+                               ((sympy.exp(x) * x - sympy.exp(x) + 1) / x**2, True))
 
     def _eval_rewrite_as_exp(self, x, **kwargs):  # noqa: ANN001, ANN202
         return (sympy.exp(x) - 1) / x
+
+
+class sigmoid(sympy.Function):
+    """The logistic function ``1/(1 + exp(-x))``, printed as each target's stable sigmoid
+    (a plain ``exp`` quotient overflows to ``inf/inf`` in float32)."""
+
+    nargs = 1
+    is_real = True
+
+    @classmethod
+    def eval(cls, x):  # noqa: ANN001, ANN206 - sympy protocol
+        if x.is_Number:
+            return 1 / (1 + sympy.exp(-x))
+        return None
+
+    def fdiff(self, argindex: int = 1) -> sympy.Expr:
+        return self * (1 - self)
+
+    def _eval_rewrite_as_exp(self, x, **kwargs):  # noqa: ANN001, ANN202
+        return 1 / (1 + sympy.exp(-x))

@@ -187,3 +187,14 @@ class Program:
         if self.passes:
             lines.append("  passes: " + " -> ".join(self.passes))
         return "\n".join(lines)
+
+
+def refractory_steps(e: sympy.Expr | None) -> int | None:
+    """K if ``e`` is ``_n - lastspike < K`` (time-based refractoriness), else None."""
+    if e is None:
+        return None
+    n, ls = sympy.Symbol("_n", real=True), sympy.Symbol("lastspike", real=True)
+    if isinstance(e, sympy.StrictLessThan) and sympy.simplify(e.lhs - (n - ls)) == 0 \
+            and e.rhs.is_number:
+        return int(e.rhs)
+    return None

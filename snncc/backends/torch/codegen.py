@@ -12,10 +12,11 @@ from __future__ import annotations
 import numpy as np
 import sympy
 
-from snncc.backends.common import Generated, StateSpec, ell_table, refractory_steps
+from snncc.backends.common import Generated, StateSpec, ell_table
 from snncc.backends.templating import render
 from snncc.backends.torch.printer import TorchPrinter
 from snncc.ir import program as ir
+from snncc.ir.program import refractory_steps
 from snncc.ir.statements import Statement
 
 

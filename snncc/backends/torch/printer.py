@@ -14,7 +14,7 @@ import sympy
 from sympy.printing.pycode import PythonCodePrinter
 
 from snncc.backends.printing import PythonSyntax, route_elementary
-from snncc.ir.functions import clip, exprel, rand, randn
+from snncc.ir.functions import clip, exprel, rand, randn, sigmoid
 
 _TORCH = {"exp": "torch.exp", "log": "torch.log", "sin": "torch.sin", "cos": "torch.cos",
           "tan": "torch.tan", "tanh": "torch.tanh", "sinh": "torch.sinh", "cosh": "torch.cosh",
@@ -80,7 +80,7 @@ class TorchPrinter(PythonSyntax, PythonCodePrinter):
         if ex == -1:
             return f"1.0/{b}"
         if ex == 2:
-            return f"{b}*{b}" if base.is_Symbol else f"{b}**2"
+            return f"({b}*{b})" if base.is_Symbol else f"{b}**2"
         return f"{b}**{self.parenthesize(ex, 60)}"
 
     def _print_Relational(self, e: sympy.core.relational.Relational) -> str:
@@ -145,6 +145,12 @@ class TorchPrinter(PythonSyntax, PythonCodePrinter):
         if self.is_tensor(x):
             return f"_exprel({self._print(x)})"
         return f"_exprel_s({self._print(x)})"
+
+    def _print_sigmoid(self, e: sigmoid) -> str:
+        x = self._print(e.args[0])
+        if self.is_tensor(e):
+            return f"torch.sigmoid({x})"
+        return f"(0.5 + 0.5*math.tanh(0.5*({x})))"
 
     def _print_rand(self, e: rand) -> str:
         return f"torch.rand({self.rand_shape}, generator=GEN, device=DEVICE, dtype=DTYPE)"

@@ -27,11 +27,12 @@ import numpy as np
 import sympy
 
 from snncc.backends import common
-from snncc.backends.common import StateSpec, ell_table, refractory_steps
+from snncc.backends.common import StateSpec, ell_table
 from snncc.backends.templating import render
 from snncc.backends.triton.printer import TritonPrinter
 from snncc.errors import BackendError
 from snncc.ir import program as ir
+from snncc.ir.program import refractory_steps
 from snncc.ir.statements import Statement
 
 DENSE_MIN_DENSITY = 0.25  # fraction of all pairs above which on_pre is a spike-matmul

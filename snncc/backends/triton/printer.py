@@ -20,7 +20,7 @@ import sympy
 from sympy.printing.str import StrPrinter
 
 from snncc.backends.printing import PythonSyntax, route_elementary
-from snncc.ir.functions import clip, exprel, rand, randn
+from snncc.ir.functions import clip, exprel, rand, randn, sigmoid
 
 # sympy function name -> Triton expression template ({0}, {1}: printed arguments)
 _FUNCS = {
@@ -159,6 +159,9 @@ class TritonPrinter(PythonSyntax, StrPrinter):
 
     def _print_exprel(self, e: exprel) -> str:
         return f"_m.exprel({self._print(e.args[0])})"
+
+    def _print_sigmoid(self, e: sigmoid) -> str:
+        return f"tl.sigmoid({self._print(e.args[0])})"
 
     def _draw(self, kind: str) -> str:
         if self.draw is None:

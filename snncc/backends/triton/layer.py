@@ -1,0 +1,246 @@
+"""Triton code generation for multi-step layers: a :class:`~snncc.ir.layer.LayerStep`
+(after autodiff) -> the source of a module with two fused kernels, rendered from
+``templates/triton/layer.j2``.
+
+* The forward kernel owns ``BLOCK`` of the ``B*N`` (batch, neuron) elements: it loads the
+  initial state once, keeps it in registers over the ``T`` steps (one load of the input,
+  one store of the spike and of each saved value per step) and stores the final state.
+* The backward kernel runs the same elements through the reverse time loop: it carries
+  the gradients with respect to the state in registers, accumulates the parameter
+  gradients per element and stores the gradient of the input per step.
+
+The semantics are those of the torch layer (:mod:`snncc.backends.torch.layer`), which
+the tests compare against. Names in a kernel: the model's names get the prefix ``m_``,
+the IR's names (starting with ``_``) are kept, the kernel's own locals end with ``_``;
+pointer arguments end with ``_ptr`` and start with a prefix of their family (``state_``,
+``final_``, ``param_``, ``aux_``, ``gfinal_``, ``ginit_``, ``gparam_``, no one the start
+of another) or are fixed names (``x_ptr``, ``spikes_ptr``, ``saved<k>_ptr``, ...).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import sympy
+
+from snncc.backends.common import LayerCode, layer_aux
+from snncc.backends.templating import render
+from snncc.backends.triton.printer import TritonPrinter
+from snncc.ir.layer import LayerStep, h
+from snncc.ir.statements import Statement
+
+# names of the generated module an IR name (starting with "_") must not shadow
+_MODULE_NAMES = frozenset({"_m"})
+
+
+def local(name: str) -> str:
+    """The kernel local holding model symbol ``name`` (user names get a prefix, so no
+    user name can shadow a name of the generated code)."""
+    if name.startswith("_"):
+        return f"{name}__" if name in _MODULE_NAMES else name
+    return f"m_{name}"
+
+
+def _uid(name: str) -> str:
+    """A pointer-argument-safe form of ``name`` (``_since`` -> ``since``)."""
+    return name.lstrip("_") or "x"
+
+
+# ------------------------------------------------------------------ launch sizes
+def launch_config(lanes: int, device: object, per_thread: int) -> tuple[int, int]:
+    """``(BLOCK, num_warps)`` of a layer kernel over ``lanes`` elements.
+
+    In Triton's interpreter every program costs about a millisecond whatever its size,
+    so one program takes all lanes (up to 65536). On a GPU a program is 4 warps with
+    ``per_thread`` elements per thread (``128 * per_thread`` lanes, 1024 for small
+    models), halved down to 128 lanes while that leaves fewer than two programs per
+    streaming multiprocessor."""
+    from snncc.kernels import import_triton, interpreting
+
+    triton = import_triton()
+    if interpreting():
+        return min(triton.next_power_of_2(max(lanes, 1)), 1 << 16), 1
+    block = 128 * per_thread
+    sms = _multiprocessors(str(device))
+    while block > 128 and triton.cdiv(lanes, block) < 2 * sms:
+        block //= 2
+    return block, 4
+
+
+@functools.cache
+def _multiprocessors(device: str) -> int:
+    import torch
+
+    try:
+        return int(torch.cuda.get_device_properties(torch.device(device))
+                   .multi_processor_count)
+    except (AssertionError, RuntimeError, ValueError):  # not a CUDA device
+        return 1
+
+
+def _per_thread(n_lines: int) -> int:
+    """Elements per GPU thread: fewer for long kernels (more live registers)."""
+    return 8 if n_lines <= 24 else 4 if n_lines <= 64 else 2
+
+
+# ------------------------------------------------------------------ printing
+class _Body:
+    """The lines of one kernel body being written, with what is a block (one value per
+    lane) rather than a scalar (numbers, shared parameters and what follows from them
+    alone): values that are stored or carried over steps must be blocks."""
+
+    def __init__(self, pr: TritonPrinter, blocks: set[str]) -> None:
+        self.pr = pr
+        self.blocks = set(blocks)
+        self.lines: list[dict[str, str]] = []
+        self.uses_zero = False
+
+    def is_block(self, expr: sympy.Basic) -> bool:
+        return any(s.name in self.blocks for s in expr.free_symbols)
+
+    def value(self, expr: sympy.Basic, block: bool = False) -> str:
+        """``expr`` printed; broadcast to a block if ``block`` and it is a scalar."""
+        code = self.pr.doprint(expr)
+        if block and not self.is_block(expr):
+            self.uses_zero = True
+            return f"zero_ + ({code})"
+        return code
+
+    def add(self, code: str, comment: str = "") -> None:
+        self.lines.append({"comment": comment, "code": code})
+
+    def statement(self, st: Statement, block: bool = False) -> None:
+        target = local(st.target)
+        if st.op == "+=":
+            code = f"{target} = {target} + ({self.pr.doprint(st.expr)})"
+        else:
+            code = f"{target} = {self.value(st.expr, block)}"
+        if self.is_block(st.expr) or block or st.op == "+=" and st.target in self.blocks:
+            self.blocks.add(st.target)
+        self.add(code, "" if st.comment == "common subexpression" else st.comment)
+
+
+def _printer(step: LayerStep) -> TritonPrinter:
+    names: dict[str, str] = {}
+    for st in [*step.update, *step.recompute, *step.backward]:
+        names[st.target] = local(st.target)
+    for x in step.states:
+        names[x] = local(x)
+        names[h(x)] = h(x)
+        names[f"_g_{x}"] = f"_g_{x}"
+    for k in [step.input, *step.tensors]:
+        names[k] = local(k)
+    names.update({"_nr": "_nrf", "_sg": "_sg", "_s": "_s", "_g_s": "_g_s"})
+    for v in step.saved:
+        names.setdefault(v.name, local(v.name))
+    return TritonPrinter(names)
+
+
+def _forward(step: LayerStep, pr: TritonPrinter, per_neuron: set[str]
+             ) -> tuple[_Body, list[dict[str, str]], _Body]:
+    """The forward step: (lines up to the spike, saved values, reset lines)."""
+    blocks = {*step.states, *(h(x) for x in step.states), step.input, *per_neuron, "_nr"}
+    body = _Body(pr, blocks)
+    if step.refractory_steps is not None:
+        k = float(step.refractory_steps)
+        body.add(f"_since = tl.minimum(_since + 1.0, {k!r})",
+                 f"refractory for {step.refractory_steps} steps after a spike")
+        body.add(f"_nr_b = _since >= {k!r}")
+    elif step.refractory_condition is not None:
+        body.add(f"_notref = tl.where({pr.doprint(step.refractory_condition)}, _notref, 1.0)",
+                 "refractory until the condition releases the neuron")
+        body.add("_nr_b = _notref > 0.5")
+    if step.refractory:
+        body.add("_nrf = _nr_b.to(DT)")
+    hs = {h(x) for x in step.states}
+    for st in step.update:
+        body.statement(st, block=st.target in hs)
+    for x in step.unless_refractory:
+        body.add(f"{h(x)} = tl.where(_nr_b, {h(x)}, {local(x)})",
+                 f"{x} is clamped while refractory")
+    body.add(f"_sg = {body.value(step.threshold_arg, block=True)}",
+             f"threshold: {step.threshold_text}")
+    op = ">" if step.strict else ">="
+    body.add(f"_s_b = (_sg {op} 0.0)" + (" & _nr_b" if step.refractory else ""))
+    saved = []
+    for v in step.saved:
+        if v.name == "_nr":
+            code = "_nrf"
+        elif v.name == "_sg":
+            code = "_sg"
+        else:
+            code = body.value(v.expr, block=True)
+        saved.append({"code": code, "why": v.why})
+    reset = _Body(pr, body.blocks)
+    for x in step.states:
+        if x in step.reset:
+            reset.add(f"{local(x)} = tl.where(_s_b, {pr.doprint(step.reset[x])}, {h(x)})",
+                      f"reset of {x}")
+        else:
+            reset.add(f"{local(x)} = {h(x)}")
+    if step.refractory_steps is not None:
+        reset.add("_since = tl.where(_s_b, 0.0, _since)")
+    elif step.refractory_condition is not None:
+        reset.add("_notref = tl.where(_s_b, 0.0, _notref)")
+    return body, saved, reset
+
+
+def _backward(step: LayerStep, pr: TritonPrinter, per_neuron: set[str]) -> _Body:
+    """The backward step: recompute, then the chain rule."""
+    blocks = {"_g_s", *(f"_g_{x}" for x in step.states), *per_neuron,
+              *(f"_gp_{p}" for p in step.trainable), *(v.name for v in step.saved)}
+    if step.backward_reads_input:
+        blocks.add(step.input)
+    body = _Body(pr, blocks)
+    carried = {"_g_in", *(f"_gn_{x}" for x in step.states)}
+    for st in [*step.recompute, *step.backward]:
+        body.statement(st, block=st.target in carried)
+    return body
+
+
+def generate_layer(step: LayerStep) -> LayerCode:
+    """The Triton source of ``step`` (see module docstring)."""
+    pr = _printer(step)
+    aux = layer_aux(step)
+    per_neuron = {k for k, t in step.tensors.items() if not t.shared}
+    fwd, saved, reset = _forward(step, pr, per_neuron)
+    bwd = _backward(step, pr, per_neuron)
+    saved_locals = {"_nr": "_nrf"}
+    states = [{"name": x, "local": local(x), "ptr": f"state_{x}_ptr",
+               "final": f"final_{x}_ptr", "grad": f"gfinal_{x}_ptr",
+               "grad_init": f"ginit_{x}_ptr"} for x in step.states]
+    aux_list = [{"name": a, "local": a, "ptr": f"aux_{_uid(a)}_ptr",
+                 "final": f"aux_{_uid(a)}_out_ptr", "init": v} for a, v in aux.items()]
+    tensors = [{"name": k, "local": local(k), "ptr": f"param_{k}_ptr",
+                "shared": t.shared, "trainable": t.trainable,
+                "grad": f"gparam_{k}_ptr"} for k, t in step.tensors.items()]
+    saved_list = [{"name": v.name, "local": saved_locals.get(v.name, pr.names.get(
+        v.name, local(v.name))), "ptr": f"saved{i}_ptr", "code": s["code"], "why": s["why"]}
+        for i, (v, s) in enumerate(zip(step.saved, saved))]
+    source = render(
+        "triton", "layer.j2",
+        s={"model_name": step.model_name, "method_used": step.method_used,
+           "dt": f"{step.dt:g}",
+           "equations": [ln.strip() for ln in step.equations_text.strip().splitlines()
+                         if ln.strip()],
+           "threshold_text": step.threshold_text, "reset_text": step.reset_text,
+           "surrogate": step.surrogate, "alpha": f"{step.alpha:g}",
+           "detach_reset": step.detach_reset, "plan": step.plan,
+           "refractory_steps": step.refractory_steps,
+           "refractory_condition": str(step.refractory_condition)
+           if step.refractory_condition is not None else None},
+        states=states, aux=aux_list, tensors=tensors, saved=saved_list,
+        trainable=[t for t in tensors if t["trainable"]],
+        input_local=local(step.input), input_name=step.input,
+        fwd=fwd.lines, reset=reset.lines, bwd=bwd.lines,
+        fwd_zero=fwd.uses_zero or reset.uses_zero, bwd_zero=bwd.uses_zero,
+        reads_input=step.backward_reads_input,
+        fwd_per_thread=_per_thread(len(fwd.lines) + len(reset.lines)),
+        bwd_per_thread=_per_thread(len(bwd.lines)))
+    return LayerCode(source=source, states=step.states, aux=aux,
+                     saved=tuple(v.name for v in step.saved),
+                     reads_input=step.backward_reads_input, tensors=tuple(step.tensors),
+                     trainable=tuple(step.trainable))
+
+
+__all__ = ["generate_layer", "launch_config", "local"]
