@@ -85,8 +85,10 @@ class exprel(sympy.Function):
     def fdiff(self, argindex: int = 1) -> sympy.Expr:
         # (x e^x - e^x + 1)/x**2 cancels badly near 0: a Taylor series there
         x = self.args[0]
-        series = (sympy.Rational(1, 2) + x / 3 + x**2 / 8 + x**3 / 30 + x**4 / 144)
-        return sympy.Piecewise((series, sympy.Abs(x) < sympy.Rational(1, 10)),
+        # sum_k k x**(k-1)/(k+1)!, to k = 12: below 4e-14 relative error for |x| < 1/2
+        series = sum((sympy.Rational(k, sympy.factorial(k + 1)) * x**(k - 1)
+                      for k in range(1, 13)), sympy.Integer(0))
+        return sympy.Piecewise((series, sympy.Abs(x) < sympy.Rational(1, 2)),
                                ((sympy.exp(x) * x - sympy.exp(x) + 1) / x**2, True))
 
     def _eval_rewrite_as_exp(self, x, **kwargs):  # noqa: ANN001, ANN202
