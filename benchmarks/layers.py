@@ -39,9 +39,6 @@ import argparse
 import datetime
 import gc
 import json
-import os
-import platform
-import re
 import statistics
 import sys
 import time
@@ -50,11 +47,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import cpu_model, module_version  # noqa: E402
+from machine import machine_info, slug  # noqa: E402
 
 import snncc  # noqa: E402
 
@@ -341,38 +337,6 @@ def run_impl(impl: str, model: Model, x: torch.Tensor, gout: torch.Tensor,
     return out
 
 
-# ----------------------------------------------------------------------------- machine
-def device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return cpu_model()
-
-
-def slug(text: str) -> str:
-    """'NVIDIA H100 80GB HBM3' -> 'nvidia-h100-80gb-hbm3'."""
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "unknown"
-
-
-def machine_info(device: torch.device) -> dict[str, Any]:
-    return {
-        "device": device_name(device),
-        "device_type": device.type,
-        "cpu_model": cpu_model(),
-        "nproc": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "cuda": torch.version.cuda,
-        "triton": module_version("triton"),
-        "spikingjelly": module_version("spikingjelly"),
-        "numpy": np.__version__,
-        "snncc": snncc.__version__,
-        "load_average_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg")
-        else None,
-    }
-
-
 # ------------------------------------------------------------------------------ output
 def _ms(x: float | None) -> str:
     return "–" if x is None else (f"{x:.3f}" if x < 10 else f"{x:.1f}")
@@ -489,7 +453,7 @@ def _error(e: BaseException) -> str:
 
 def _main(args: argparse.Namespace, argv: list[str] | None) -> int:
     device: torch.device = args.device
-    info = machine_info(device)
+    info = machine_info(device, ("spikingjelly",))
     T, B, W = args.steps, args.batch, args.width
     neurons = B * W
     print(f"layer benchmark: T = {T}, {neurons:,} neurons ([{T}, {B}, {W}]) fp32; models "

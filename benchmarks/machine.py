@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import platform
+import re
 from pathlib import Path
+from typing import Any
 
 
 def cpu_model() -> str:
@@ -24,3 +27,47 @@ def module_version(module: str) -> str | None:
     except Exception:  # noqa: BLE001 - any import failure means "not available"
         return None
     return str(getattr(mod, "__version__", "unknown"))
+
+
+def device_name(device: Any) -> str:
+    """The GPU's name on CUDA, else the CPU model."""
+    import torch
+
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return cpu_model()
+
+
+def slug(text: str) -> str:
+    """'NVIDIA H100 80GB HBM3' -> 'nvidia-h100-80gb-hbm3'."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "unknown"
+
+
+def machine_info(device: Any, modules: tuple[str, ...] = ()) -> dict[str, Any]:
+    """What a benchmark result must name: device, CPU, versions of torch, CUDA, Triton,
+    numpy, snncc and of ``modules``, the load at the start."""
+    import numpy as np
+    import torch
+
+    import snncc
+
+    info = {
+        "device": device_name(device),
+        "device_type": device.type,
+        "cpu_model": cpu_model(),
+        "nproc": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "triton": module_version("triton"),
+    }
+    info.update({name: module_version(name) for name in modules})
+    info.update({
+        "numpy": np.__version__,
+        "snncc": snncc.__version__,
+        "load_average_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg")
+        else None,
+    })
+    return info

@@ -32,8 +32,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
-import re
 import statistics
 import sys
 import tempfile
@@ -48,7 +46,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import cpu_model, module_version  # noqa: E402
+from machine import machine_info, slug  # noqa: E402
 
 import snncc as sc
 from snncc.examples import CUBA_SYNAPSES_PER_NEURON, CUBA_WE, CUBA_WI
@@ -375,37 +373,6 @@ def _graph_runner(net: EagerNet, device: torch.device, warmup_steps: int
         for _ in range(k % GRAPH_BLOCK):
             net.step()
     return advance
-
-
-# ------------------------------------------------------------------------------- machine
-def device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return cpu_model()
-
-
-def slug(text: str) -> str:
-    """'NVIDIA H100 80GB HBM3' -> 'nvidia-h100-80gb-hbm3'."""
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "unknown"
-
-
-def machine_info(device: torch.device) -> dict[str, Any]:
-    return {
-        "device": device_name(device),
-        "device_type": device.type,
-        "cpu_model": cpu_model(),
-        "nproc": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "cuda": torch.version.cuda,
-        "triton": module_version("triton"),
-        "numpy": np.__version__,
-        "snncc": sc.__version__,
-        "load_average_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg")
-        else None,
-    }
 
 
 # ---------------------------------------------------------------------------------- main

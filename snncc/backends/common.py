@@ -5,11 +5,12 @@ grouped by source neuron."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from snncc.ir.layer import LayerStep
+from snncc.ir.layer import LayerStep, h
 
 
 @dataclass
@@ -79,3 +80,33 @@ def layer_aux(step: LayerStep) -> dict[str, float]:
     if step.refractory_condition is not None:
         return {"_notref": 1.0}
     return {}
+
+
+def layer_names(step: LayerStep, local: Callable[[str], str]) -> dict[str, str]:
+    """Symbol name -> name in generated layer code, for every symbol a layer's
+    statements use (``local`` maps model names to the target's safe locals)."""
+    names: dict[str, str] = {}
+    for st in [*step.update, *step.recompute, *step.backward]:
+        names[st.target] = local(st.target)
+    for x in step.states:
+        names[x] = local(x)
+        names[h(x)] = h(x)
+        names[f"_g_{x}"] = f"_g_{x}"
+    for k in [step.input, *step.tensors]:
+        names[k] = local(k)
+    names.update({"_nr": "_nrf", "_sg": "_sg", "_s": "_s", "_g_s": "_g_s"})
+    for v in step.saved:
+        names.setdefault(v.name, local(v.name))
+    return names
+
+
+def layer_header(step: LayerStep) -> dict[str, object]:
+    """What every layer template shows in its header: model, integrator, equations,
+    threshold, reset, surrogate and the save/recompute plan."""
+    return {"model_name": step.model_name, "method_used": step.method_used,
+            "dt": f"{step.dt:g}",
+            "equations": [ln.strip() for ln in step.equations_text.strip().splitlines()
+                          if ln.strip()],
+            "threshold_text": step.threshold_text, "reset_text": step.reset_text,
+            "surrogate": step.surrogate, "alpha": f"{step.alpha:g}",
+            "detach_reset": step.detach_reset, "plan": step.plan}

@@ -5,7 +5,7 @@ device; the reference the Triton kernels are tested against."""
 
 from __future__ import annotations
 
-from snncc.backends.common import LayerCode, layer_aux
+from snncc.backends.common import LayerCode, layer_aux, layer_header, layer_names
 from snncc.backends.templating import render
 from snncc.backends.torch.printer import TorchPrinter
 from snncc.ir.layer import LayerStep, h
@@ -19,18 +19,7 @@ def local(name: str) -> str:
 
 
 def _printer(step: LayerStep) -> TorchPrinter:
-    names: dict[str, str] = {}
-    for st in [*step.update, *step.recompute, *step.backward]:
-        names[st.target] = local(st.target)
-    for x in step.states:
-        names[x] = local(x)
-        names[h(x)] = h(x)
-        names[f"_g_{x}"] = f"_g_{x}"
-    for k in [step.input, *step.tensors]:
-        names[k] = local(k)
-    names.update({"_nr": "_nrf", "_sg": "_sg", "_s": "_s", "_g_s": "_g_s"})
-    for v in step.saved:
-        names.setdefault(v.name, local(v.name))
+    names = layer_names(step, local)
     return TorchPrinter(names, set(names))
 
 
@@ -93,13 +82,7 @@ def generate_layer(step: LayerStep) -> LayerCode:
     states = [{"name": x} for x in step.states]
     source = render(
         "torch", "layer.py.j2",
-        s={"model_name": step.model_name, "method_used": step.method_used,
-           "dt": f"{step.dt:g}",
-           "equations": [ln.strip() for ln in step.equations_text.strip().splitlines()
-                         if ln.strip()],
-           "threshold_text": step.threshold_text, "reset_text": step.reset_text,
-           "surrogate": step.surrogate, "alpha": f"{step.alpha:g}",
-           "detach_reset": step.detach_reset, "plan": step.plan},
+        s=layer_header(step),
         states_unpack=", ".join(local(x) for x in step.states) + ("," if len(step.states) == 1
                                                                   else ""),
         states_list=", ".join(local(x) for x in step.states),

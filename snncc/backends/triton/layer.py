@@ -23,7 +23,7 @@ import functools
 
 import sympy
 
-from snncc.backends.common import LayerCode, layer_aux
+from snncc.backends.common import LayerCode, layer_aux, layer_header, layer_names
 from snncc.backends.templating import render
 from snncc.backends.triton.printer import TritonPrinter
 from snncc.ir.layer import LayerStep, h
@@ -121,18 +121,7 @@ class _Body:
 
 
 def _printer(step: LayerStep) -> TritonPrinter:
-    names: dict[str, str] = {}
-    for st in [*step.update, *step.recompute, *step.backward]:
-        names[st.target] = local(st.target)
-    for x in step.states:
-        names[x] = local(x)
-        names[h(x)] = h(x)
-        names[f"_g_{x}"] = f"_g_{x}"
-    for k in [step.input, *step.tensors]:
-        names[k] = local(k)
-    names.update({"_nr": "_nrf", "_sg": "_sg", "_s": "_s", "_g_s": "_g_s"})
-    for v in step.saved:
-        names.setdefault(v.name, local(v.name))
+    names = layer_names(step, local)
     return TritonPrinter(names)
 
 
@@ -219,13 +208,7 @@ def generate_layer(step: LayerStep) -> LayerCode:
         for i, (v, s) in enumerate(zip(step.saved, saved))]
     source = render(
         "triton", "layer.j2",
-        s={"model_name": step.model_name, "method_used": step.method_used,
-           "dt": f"{step.dt:g}",
-           "equations": [ln.strip() for ln in step.equations_text.strip().splitlines()
-                         if ln.strip()],
-           "threshold_text": step.threshold_text, "reset_text": step.reset_text,
-           "surrogate": step.surrogate, "alpha": f"{step.alpha:g}",
-           "detach_reset": step.detach_reset, "plan": step.plan,
+        s={**layer_header(step),
            "refractory_steps": step.refractory_steps,
            "refractory_condition": str(step.refractory_condition)
            if step.refractory_condition is not None else None},
