@@ -29,6 +29,9 @@ def resolve_model(model: NeuronModel | str, threshold: str | None, reset: str | 
     input is added to unitless equations that use but do not declare it)."""
     if isinstance(model, str) and ("=" in model or ":" in model):
         text = model
+        # scalar defaults only: arrays and tensors become layer tensors (lower_layer)
+        params = {k: v for k, v in dict(params or {}).items()
+                  if not isinstance(v, torch.Tensor) and np.ndim(get_value(v)) == 0}
         m = NeuronModel(text, threshold=threshold, reset=reset, params=dict(params or {}),
                         name="custom")
         declared = set(m.equations.equations)

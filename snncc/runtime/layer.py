@@ -174,9 +174,8 @@ class Layer(torch.nn.Module):
             {k: "shared" for k in trainable}
         self.size = neuron_shape(size, owner)
         m = resolve_model(model, threshold, reset, params, method, input)
-        extra = {} if isinstance(model, str) and ("=" in model or ":" in model) else \
-            dict(params or {})
-        program, tensors, dt_m = lower_layer(m, input=input, params=extra, trainable=train,
+        program, tensors, dt_m = lower_layer(m, input=input, params=dict(params or {}),
+                                             trainable=train,
                                              size=self.size, dt=dt, init=init, owner=owner)
         program = run_passes(program, method=method)
         step = layer_step(program.populations["layer"], input=input, tensors=tensors,
