@@ -38,7 +38,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import gc
-import json
 import statistics
 import sys
 import time
@@ -50,7 +49,7 @@ from typing import Any
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import machine_info, slug  # noqa: E402
+from machine import machine_info, slug, write_results  # noqa: E402
 
 import snncc  # noqa: E402
 
@@ -562,13 +561,8 @@ def _main(args: argparse.Namespace, argv: list[str] | None) -> int:
         "machine": info,
         "copy_ceiling": ceiling,
         "rows": rows,
-        "command": " ".join([Path(sys.argv[0]).name, *(sys.argv[1:] if argv is None
-                                                       else argv)]),
     }
-    path = args.out / f"{stem}.json"
-    path.write_text(json.dumps(payload, indent=2) + "\n")
-    (args.out / f"{stem}.md").write_text(text)
-    print(f"wrote {path} and {args.out / (stem + '.md')}")
+    write_results(args.out, stem, payload, text, argv)
     return 0
 
 

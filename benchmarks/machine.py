@@ -71,3 +71,18 @@ def machine_info(device: Any, modules: tuple[str, ...] = ()) -> dict[str, Any]:
         else None,
     })
     return info
+
+
+def write_results(out: Path, stem: str, payload: dict[str, Any], table: str,
+                  argv: list[str] | None) -> None:
+    """Write ``<stem>.json`` (``payload`` plus the command line) and ``<stem>.md``
+    (``table``) into ``out`` and say where."""
+    import json
+    import sys
+
+    payload["command"] = " ".join([Path(sys.argv[0]).name,
+                                   *(sys.argv[1:] if argv is None else argv)])
+    path = out / f"{stem}.json"
+    path.write_text(json.dumps(payload, indent=2) + "\n")
+    (out / f"{stem}.md").write_text(table)
+    print(f"wrote {path} and {out / (stem + '.md')}")

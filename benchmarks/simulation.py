@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import os
 import statistics
 import sys
@@ -46,7 +45,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import machine_info, slug  # noqa: E402
+from machine import machine_info, slug, write_results  # noqa: E402
 
 import snncc as sc
 from snncc.examples import CUBA_SYNAPSES_PER_NEURON, CUBA_WE, CUBA_WI
@@ -575,13 +574,8 @@ def _main(args: argparse.Namespace, argv: list[str] | None) -> int:
         "machine": info,
         "rows": rows,
         "rate_agreement": agreement,
-        "command": " ".join([Path(sys.argv[0]).name, *(sys.argv[1:] if argv is None
-                                                       else argv)]),
     }
-    path = args.out / f"{stem}.json"
-    path.write_text(json.dumps(payload, indent=2) + "\n")
-    (args.out / f"{stem}.md").write_text(text)
-    print(f"wrote {path} and {args.out / (stem + '.md')}")
+    write_results(args.out, stem, payload, text, argv)
     return 0
 
 
