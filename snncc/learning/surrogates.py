@@ -115,7 +115,7 @@ def primitive(name: str, alpha: float | None = None) -> sympy.Expr:
     """``S(x)`` of surrogate ``name`` (a function of :data:`X`); ``alpha`` substituted
     when given (else it stays the symbol :data:`ALPHA`)."""
     e = _SURROGATES[resolve(name)][0]()
-    return e if alpha is None else e.subs(ALPHA, sympy.Float(_check_alpha(alpha)))
+    return e if alpha is None else e.subs(ALPHA, sympy.Float(check_alpha(alpha)))
 
 
 def derivative(name: str, alpha: float | None = None) -> sympy.Expr:
@@ -125,10 +125,11 @@ def derivative(name: str, alpha: float | None = None) -> sympy.Expr:
     d = sympy.piecewise_fold(d).subs(X * sympy.sign(X), sympy.Abs(X))
     if not d.has(sympy.Piecewise):
         d = sympy.factor(d)
-    return d if alpha is None else d.subs(ALPHA, sympy.Float(_check_alpha(alpha)))
+    return d if alpha is None else d.subs(ALPHA, sympy.Float(check_alpha(alpha)))
 
 
-def _check_alpha(alpha: float) -> float:
+def check_alpha(alpha: float) -> float:
+    """``alpha`` as a positive finite float, else a ParameterError."""
     try:
         a = float(alpha)
     except (TypeError, ValueError):
@@ -139,5 +140,5 @@ def _check_alpha(alpha: float) -> float:
     return a
 
 
-__all__ = ["ALPHA", "LEARNERS", "X", "default_alpha", "derivative", "names", "primitive",
-           "resolve"]
+__all__ = ["ALPHA", "LEARNERS", "X", "check_alpha", "default_alpha", "derivative", "names",
+           "primitive", "resolve"]

@@ -49,7 +49,7 @@ def autodiff(step: LayerStep, surrogate: str = "sigmoid", alpha: float | None = 
              detach_reset: bool = False) -> LayerStep:
     """``step`` with its backward and save/recompute plan (see module docstring)."""
     name = surrogates.resolve(surrogate)
-    a = surrogates.default_alpha(name) if alpha is None else float(alpha)
+    a = surrogates.default_alpha(name) if alpha is None else surrogates.check_alpha(alpha)
     dsur = surrogates.derivative(name, a)
     states = step.states
     X = {x: _sym(x) for x in states}

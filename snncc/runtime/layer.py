@@ -28,10 +28,11 @@ from snncc.units import Quantity
 # key -> (LayerCode, {(device type, dtype): (forward, backward)}, backend module name)
 _IMPLS: dict[str, Any] = {}
 _DTYPE_CODES = {0: torch.float32, 1: torch.bfloat16, 2: torch.float16, 3: torch.float64}
+_CODE_OF_DTYPE = {d: k for k, d in _DTYPE_CODES.items()}
 
 
 def _impl(key: str, device: torch.device, dtype: torch.dtype) -> tuple[Any, Any]:
-    code, built, build = _IMPLS[key]
+    _, built, build = _IMPLS[key]
     k = (str(device), dtype)
     if k not in built:
         built[k] = build(device, dtype)
@@ -162,12 +163,10 @@ class Layer(torch.nn.Module):
         if backend not in ("auto", "torch", "triton"):
             raise ParameterError(f"{owner}: unknown backend {backend!r}; use 'auto', 'torch' "
                                  "or 'triton'")
-        if saved_dtype not in (torch.float32, torch.bfloat16, torch.float16, torch.float64):
+        if saved_dtype not in _CODE_OF_DTYPE:
             raise ParameterError(f"{owner}: saved_dtype must be a float dtype, got "
                                  f"{saved_dtype}")
         surrogate = surrogates.resolve(surrogate)
-        if alpha is not None:
-            alpha = surrogates._check_alpha(alpha)
         if isinstance(trainable, str):
             trainable = (trainable,)
         train = dict(trainable) if isinstance(trainable, Mapping) else \
@@ -317,8 +316,7 @@ class Layer(torch.nn.Module):
         needs = torch.is_grad_enabled() and (
             x.requires_grad or any(p.requires_grad for p in params)
             or any(init[k].requires_grad for k in code.states))
-        sd = {torch.float32: 0, torch.bfloat16: 1, torch.float16: 2,
-              torch.float64: 3}[self.saved_dtype if cd != torch.float64 else torch.float64]
+        sd = _CODE_OF_DTYPE[self.saved_dtype if cd != torch.float64 else torch.float64]
         spikes, fin, fin_aux, _ = torch.ops.snncc.layer_forward(
             key, x.contiguous(), [init[k] for k in code.states],
             [init[k] for k in code.aux], params, bool(needs), sd)
