@@ -10,9 +10,10 @@ Write neuron and synapse dynamics as equation strings, wire populations into a
 
 from __future__ import annotations
 
-from snncc import units
+from snncc import analysis, units  # analysis: numpy only, no matplotlib
 from snncc.errors import (
     BackendError,
+    ConfigError,
     DataError,
     EquationSyntaxError,
     IntegrationError,
@@ -24,7 +25,14 @@ from snncc.errors import (
     UnitError,
     UnknownNameError,
 )
-from snncc.frontend import library
+from snncc.frontend import initializers, library
+from snncc.frontend.assembly import (
+    Assembly,
+    ExcludedTypePolicy,
+    IncludedTypePolicy,
+    IndexPolicy,
+    Projection,
+)
 from snncc.frontend.equations import Equations
 from snncc.frontend.models import NeuronModel, SynapseModel
 from snncc.frontend.monitors import PopulationRateMonitor, SpikeMonitor, StateMonitor
@@ -36,15 +44,18 @@ from snncc.frontend.network import (
     SpikeGeneratorGroup,
     Subgroup,
 )
+from snncc.frontend.nodes import Decoder, Encoder, Generator
 from snncc.runtime.layer import Layer, SeqToANN, layer
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Assembly", "Decoder", "Encoder", "ExcludedTypePolicy", "Generator", "IncludedTypePolicy",
+    "IndexPolicy", "Projection", "initializers",
     "BackendError", "Connection", "DataError", "EquationSyntaxError", "Equations",
-    "IntegrationError", "Layer", "ModelError",
+    "ConfigError", "IntegrationError", "Layer", "ModelError",
     "Network", "NetworkError", "NeuronGroup", "NeuronModel", "ParameterError",
     "PoissonGroup", "PopulationRateMonitor", "SeqToANN", "ShapeError", "SnnccError",
     "SpikeGeneratorGroup", "SpikeMonitor", "StateMonitor", "Subgroup", "SynapseModel",
-    "UnitError", "UnknownNameError", "__version__", "layer", "library", "units",
+    "UnitError", "UnknownNameError", "__version__", "analysis", "layer", "library", "units",
 ]

@@ -4,7 +4,9 @@
                  write a raster plot;
 ``snncc emit``   print the generated source of a library model or of the CUBA network;
 ``snncc bench``  a quick CPU timing of the CUBA network (the full comparison against
-                 Brian2 is ``benchmarks/cpu_cuba.py`` in the source repository).
+                 Brian2 is ``benchmarks/cpu_cuba.py`` in the source repository);
+``snncc run``    simulate a network described in YAML/JSON (sweeps expanded), logging to
+                 HDF5 and TensorBoard, with plots and a summary in a run directory.
 
 Also available as ``python -m snncc``.
 """
@@ -12,6 +14,7 @@ Also available as ``python -m snncc``.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import textwrap
@@ -221,6 +224,181 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------------- run
+def _duration_arg(text: str) -> float:
+    """``--duration``: seconds (``0.5``) or a quantity (``200*ms``)."""
+    from snncc.io.config import parse_quantity
+    from snncc.units import Dimension, Quantity
+
+    try:
+        secs = float(text)
+    except ValueError:
+        q = parse_quantity(text, "--duration")
+        if not isinstance(q, Quantity) or q.dim != Dimension(s=1) or q.ndim:
+            raise ParameterError(f"--duration must be a time such as 0.5 (seconds) or "
+                                 f"200*ms, got {text!r}") from None
+        secs = float(q.value)
+    if not secs > 0:
+        raise ParameterError(f"--duration must be > 0, got {text!r}")
+    return secs
+
+
+def _safe_name(name: str) -> str:
+    import re
+
+    return re.sub(r"[^A-Za-z0-9_.+=-]", "_", name) or "run"
+
+
+def _run_dir(out: Path) -> Path:
+    """``out``, or ``out-1``, ``out-2``... if it exists already."""
+    path, k = out, 1
+    while path.exists():
+        path, k = out.with_name(f"{out.name}-{k}"), k + 1
+    return path
+
+
+def _plots(net: Any, folder: Path, duration: float) -> list[Path]:
+    from snncc.frontend.monitors import SpikeMonitor, StateMonitor
+    from snncc.plotting import raster, rate_histogram, traces
+
+    paths = []
+    for m in net.objects:
+        if isinstance(m, SpikeMonitor):
+            n = m.stop - m.start
+            rate = m.num_spikes / max(n, 1) / duration
+            paths.append(raster(m, folder / f"{m.name}_raster.png", duration=duration,
+                                title=f"{m.name}: {n} neurons, {rate:.2f} Hz"))
+            paths.append(rate_histogram(m, folder / f"{m.name}_rates.png", duration=duration,
+                                        title=f"{m.name}: firing rates"))
+        elif isinstance(m, StateMonitor):
+            for v in m.variables:
+                paths.append(traces(m, v, folder / f"{m.name}_{v}.png",
+                                    title=f"{m.name}: {v}"))
+    return paths
+
+
+def _run_one(cfg: dict[str, Any], settings: Any, net: Any, folder: Path, tb: Path | None,
+             args: argparse.Namespace, label: str) -> dict[str, Any]:
+    """Compile and run one expanded config; returns its summary."""
+    from snncc.frontend.monitors import SpikeMonitor
+    from snncc.io.config import dump_text, locate_error
+    from snncc.io.log import ProgressBar, RunLogger, run_chunked
+
+    folder.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    try:
+        sim = net.compile(**settings.compile_options())
+    except SnnccError as e:  # units are checked here: name the config path
+        raise locate_error(net, e) from None
+    compile_s = time.perf_counter() - t0
+    attrs = {"name": settings.name, "config": dump_text(cfg, "json")}
+    logger = RunLogger(sim, net, hdf5=folder / "data.h5" if settings.hdf5 else None,
+                       tensorboard=tb if settings.tensorboard else None, attrs=attrs)
+    bar = None if args.quiet else ProgressBar(sim.dt, label)
+    t0 = time.perf_counter()
+    try:
+        chunks = run_chunked(sim, settings.duration, settings.chunk, logger=logger,
+                             progress=bar)
+    finally:
+        logger.close()
+        if bar is not None:
+            bar.close()
+    wall = time.perf_counter() - t0
+    B = settings.batch
+    rates = {m.name: m.num_spikes / max(1, (m.stop - m.start) * B) / settings.duration
+             for m in net.objects if isinstance(m, SpikeMonitor)}
+    plots: list[str] = []
+    if not args.no_plots:
+        try:
+            plots = [str(p) for p in _plots(net, folder, settings.duration)]
+        except SnnccError as e:  # matplotlib missing: the run itself succeeded
+            print(f"snncc run: plots skipped: {e}", file=sys.stderr)
+    return {"name": settings.name, "sweep": settings.sweep, "folder": str(folder),
+            "neurons": sum(p.size for p in sim.program.populations.values()),
+            "synapses": sum(p.n_synapses for p in sim.program.projections.values()),
+            "backend": sim.backend_name, "device": str(sim.device),
+            "dtype": settings.dtype, "duration_s": settings.duration, "chunks": chunks,
+            "compile_s": compile_s, "wall_s": wall, "rates_hz": rates,
+            "hdf5": str(folder / "data.h5") if settings.hdf5 else None,
+            "tensorboard": str(tb) if settings.tensorboard else None, "plots": plots}
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """``snncc run CONFIG``: every run of the config (sweeps expanded) into a folder."""
+    import json
+    import shutil
+
+    from snncc.io import config as cf
+    from snncc.units import Dimension, Quantity
+
+    src = Path(args.config)
+    base = cf.read_config(src)
+    runs = []
+    for cfg in cf.expand_sweeps(base):
+        run = dict(cfg.get("run") or {})
+        for key in ("backend", "device", "dtype"):
+            if getattr(args, key) is not None:
+                run[key] = getattr(args, key)
+        if args.duration is not None:
+            run["duration"] = cf.format_quantity(Quantity(_duration_arg(args.duration),
+                                                          Dimension(s=1)))
+        cfg["run"] = run
+        settings = cf.run_settings(cfg)
+        if settings.duration is None:
+            raise ParameterError(f"{src}: no run duration; add run: {{duration: '1*second'}} "
+                                 "to the config or pass --duration")
+        net = cf.load_config(cfg)  # every run is checked before the first one starts
+        runs.append((cfg, settings, net))
+    name = runs[0][1].name if len(runs) == 1 else str(
+        (base.get("run") or {}).get("name") or (base.get("network") or {}).get("name")
+        or "net")
+    out = Path(args.out) if args.out else _run_dir(
+        Path("runs") / f"{_safe_name(name)}-{time.strftime('%Y%m%d-%H%M%S')}")
+    out.mkdir(parents=True, exist_ok=True)
+    fmt = "json" if src.suffix.lower() == ".json" else "yaml"
+    ours = {f"run.{fmt}", "summary.json"}  # files this command writes into the folder
+    shutil.copyfile(src, out / (src.name if src.name not in ours else f"source-{src.name}"))
+    copies = {}  # sidecar arrays, copied keeping their place relative to the config
+    for f in cf.npz_files(base):
+        try:
+            dest = out / Path(f).relative_to(src.parent.resolve())
+        except ValueError:
+            dest = out / Path(f).name
+        if Path(f).is_file() and not dest.exists():
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(f, dest)
+        copies[f] = dest
+    if not args.quiet:
+        what = f"{len(runs)} runs (sweep)" if len(runs) > 1 else "1 run"
+        print(f"snncc run: {src} -> {out} ({what})")
+    results: list[dict[str, Any]] = []
+    used: set[str] = set()
+    for k, (cfg, settings, net) in enumerate(runs):
+        sub = _safe_name(settings.name)
+        while sub in used:  # names that differ only in characters a folder cannot hold
+            sub += "_"
+        used.add(sub)
+        folder = out if len(runs) == 1 else out / sub
+        folder.mkdir(parents=True, exist_ok=True)
+        rel = {f: str(Path(os.path.relpath(d, folder))) for f, d in copies.items()}
+        (folder / f"run.{fmt}").write_text(cf.dump_text(cf.relocate_npz(cfg, rel), fmt))
+        tb = out / "tb" / sub
+        results.append(_run_one(cfg, settings, net, folder, tb, args,
+                                f"[{k + 1}/{len(runs)}] {settings.name}"))
+    (out / "summary.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nsnncc run summary ({len(results)} run{'s' if len(results) > 1 else ''}, "
+          f"results in {out}):")
+    for r in results:
+        rates = ", ".join(f"{m} {hz:.2f} Hz" for m, hz in r["rates_hz"].items()) or "-"
+        print(f"  {r['name']}: {r['neurons']} neurons, {r['synapses']} synapses, "
+              f"{r['duration_s']:g} s simulated in {r['wall_s']:.2f} s wall "
+              f"(compile {r['compile_s']:.2f} s, {r['backend']} on {r['device']}); "
+              f"rates: {rates}")
+    if results and results[0]["tensorboard"]:
+        print(f"  TensorBoard: tensorboard --logdir {out / 'tb'}")
+    return 0
+
+
 # --------------------------------------------------------------------------------- main
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``snncc`` command."""
@@ -277,6 +455,25 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--threads", type=int, default=0)
     bench.add_argument("--seed", type=int, default=0)
     bench.set_defaults(func=cmd_bench)
+
+    run = sub.add_parser("run", help="run a network described in YAML/JSON",
+                         description="Load a YAML/JSON network description, expand its "
+                         "sweeps, run each configuration in chunks streaming monitor data "
+                         "to HDF5 and TensorBoard, and write plots and a summary into a "
+                         "run directory (a copy of the config included).")
+    run.add_argument("config", help="a .yaml, .yml or .json config")
+    run.add_argument("--out", default=None,
+                     help="run directory (default: runs/<name>-<YYYYmmdd-HHMMSS>)")
+    run.add_argument("--backend", default=None, choices=["auto", "torch", "triton"],
+                     help="override run.backend")
+    run.add_argument("--device", default=None, help="override run.device (cpu, cuda, auto)")
+    run.add_argument("--dtype", default=None, choices=_DTYPES, help="override run.dtype")
+    run.add_argument("--duration", default=None,
+                     help="override run.duration: seconds (0.5) or a time (200*ms)")
+    run.add_argument("--no-plots", action="store_true", help="do not write PNG plots")
+    run.add_argument("--quiet", action="store_true",
+                     help="no progress bar; print only the summary")
+    run.set_defaults(func=cmd_run)
     return parser
 
 

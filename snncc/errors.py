@@ -71,6 +71,12 @@ class BackendError(SnnccError):
     support, or a statement it cannot execute); the message names the alternative."""
 
 
+class ConfigError(SnnccError):
+    """A YAML/JSON network description is wrong (an unknown key, a bad value, a missing
+    file) or a network cannot be written as one; the message names the config path
+    (e.g. ``groups.P.params.tau``) and the fix."""
+
+
 class DataError(SnnccError):
     """A data set cannot be loaded (a missing file, a corrupt or truncated IDX file,
     images and labels that do not match, a missing optional package)."""

@@ -1,4 +1,5 @@
-"""PNG plots of monitor data: spike rasters, state traces, firing-rate histograms.
+"""PNG plots of monitor data and weights: spike rasters, state traces, firing-rate
+histograms, population rates, weight matrices and receptive-field tiles.
 
 Matplotlib is optional (``pip install snncc[plot]``); it is imported only when a plot is
 drawn, and only its object-oriented API with the Agg canvas is used, so the global
@@ -9,14 +10,16 @@ Brian2's.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from snncc.errors import SnnccError
+from snncc.errors import ParameterError, ShapeError, SnnccError
 
-__all__ = ["raster", "rate_histogram", "traces"]
+__all__ = ["population_rate", "raster", "rate_histogram", "traces", "weight_images",
+           "weight_matrix"]
 
 _UNIT_SCALES = {  # dimension text -> (scale, label) for axis labels
     "volt": (1e3, "mV"),
@@ -191,5 +194,182 @@ def rate_histogram(spike_monitor: Any, path: str | Path, duration: float | None 
     ax.set_ylabel("neurons")
     ax.set_title(title)
     ax.legend(fontsize="small")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def population_rate(spikes: Any, path: str | Path, duration: Any = None, *,
+                    bin: Any = 1.0, smooth: str | None = "gaussian", width: Any = 5.0,
+                    n: int | None = None, t_start: Any = None, batch: int = 0,
+                    title: str = "Population rate") -> Path:
+    """Write the population rate (Hz) against time (ms) as a PNG: the binned rate in
+    grey and, with ``smooth``, the smoothed rate in black.
+
+    Args:
+        spikes: a SpikeMonitor after a run, or ``(i, t)`` arrays with ``n=``
+            (see :mod:`snncc.analysis`).
+        path: output file.
+        duration: analysed time: a time such as ``500*ms`` (a bare number means ms), or
+            the compiled network, ``sim``, for the time it has run (not the bare float
+            ``sim.t``, which is in s).
+        bin: bin width (a time, a bare number means ms; default 1 ms).
+        smooth: ``"gaussian"`` (``width`` = standard deviation; a time, a bare number
+            means ms; default 5 ms), ``"box"`` or ``None`` (binned rate only).
+        n, t_start, batch: as in :func:`snncc.analysis.population_rate`.
+        title: figure title.
+
+    Returns:
+        The path written.
+    """
+    from snncc import analysis
+
+    _matplotlib()
+    kw = {"n": n, "t_start": t_start, "batch": batch, "bin": bin}
+    t, rate = analysis.population_rate(spikes, duration, **kw)
+    fig = _figure(8.0, 3.0)
+    ax = fig.subplots(1, 1)
+    width_ms = analysis._seconds(bin, "bin") * 1e3  # every bin is this wide
+    ax.step(t * 1e3, rate, where="post", color="0.65" if smooth else "k", lw=0.7,
+            label=f"{width_ms:g} ms bins")
+    if smooth is not None:
+        t_s, smoothed = analysis.population_rate(spikes, duration, smooth=smooth, width=width,
+                                                 **kw)
+        ax.plot(t_s * 1e3 + 0.5 * width_ms, smoothed, color="k", lw=1.2,
+                label=f"{smooth}-smoothed")  # at the bin centres
+        ax.legend(loc="upper right", fontsize="small")
+    ax.set_xlabel("time (ms)")
+    ax.set_ylabel("rate (Hz)")
+    ax.set_xlim(t[0] * 1e3, t[-1] * 1e3 + width_ms)
+    ax.set_ylim(bottom=0.0)
+    ax.set_title(title)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def _array2d(weights: Any, what: str) -> np.ndarray:
+    """A float64 matrix from an ndarray, a torch tensor or a nested list."""
+    if hasattr(weights, "detach"):  # torch tensor
+        weights = weights.detach().double().cpu().numpy()
+    arr = _plain(weights)
+    if arr.ndim != 2:
+        raise ShapeError(f"{what} needs a 2-d [n_pre, n_post] weight matrix, got shape "
+                         f"{arr.shape}")
+    return arr
+
+
+def weight_matrix(source: Any, connection: Any, path: str | Path, *, var: str = "w",
+                  batch: int = 0, title: str | None = None, cmap: str = "viridis") -> Path:
+    """Write a connection's weights as a PNG image: presynaptic neurons down, postsynaptic
+    across; pairs without a synapse are left blank (white).
+
+    Args:
+        source: the compiled network (``net.compile()``), or a ``[n_pre, n_post]`` matrix
+            (NaN: no synapse) with ``connection=None``.
+        connection: the Connection or its name (see
+            :func:`snncc.analysis.weight_matrix`).
+        path: output file.
+        var: the synaptic variable to show (default ``"w"``).
+        batch: batch element.
+        title: figure title (default: the connection and variable).
+        cmap: matplotlib colormap name.
+
+    Returns:
+        The path written.
+    """
+    from snncc import analysis
+
+    _matplotlib()
+    label = var
+    if connection is None:
+        w = _array2d(source, "weight_matrix")
+        name = "weights"
+    else:
+        w = analysis.weight_matrix(source, connection, var, batch=batch)
+        name = connection if isinstance(connection, str) else connection.name
+        dim = source.program.projections[name].variables.get(var)
+        dim = None if dim is None else dim.dim
+        if dim is not None and not getattr(dim, "is_dimensionless", True):
+            scale, unit = _UNIT_SCALES.get(str(dim), (1.0, str(dim)))
+            w, label = w * scale, f"{var} ({unit})"
+    fig = _figure(6.5, 5.5)
+    ax = fig.subplots(1, 1)
+    import matplotlib
+
+    colormap = matplotlib.colormaps[cmap].with_extremes(bad="white")
+    finite = w[np.isfinite(w)]
+    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    img = ax.imshow(np.ma.masked_invalid(w), cmap=colormap, aspect="auto",
+                    interpolation="nearest", vmin=lo, vmax=hi if hi > lo else lo + 1.0)
+    fig.colorbar(img, ax=ax, label=label)
+    ax.set_xlabel("postsynaptic neuron")
+    ax.set_ylabel("presynaptic neuron")
+    n_syn = int(np.isfinite(w).sum())
+    ax.set_title(title or f"{name}.{var}: {n_syn} synapses, {w.shape[0]} x {w.shape[1]}")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def weight_images(weights: Any, shape: tuple[int, int], path: str | Path, *,
+                  columns: int | None = None, title: str = "Receptive fields",
+                  cmap: str = "hot_r", vmin: float | None = None, vmax: float | None = None
+                  ) -> Path:
+    """Write each postsynaptic neuron's incoming weights as an image, tiled in a grid (the
+    receptive fields of Diehl & Cook's MNIST network: 784 inputs as 28 x 28 tiles).
+
+    Args:
+        weights: ``[n_pre, n_post]`` matrix (e.g. from
+            :func:`snncc.analysis.weight_matrix`; NaN, a missing synapse, shows as 0), with
+            ``n_pre == shape[0] * shape[1]``; an ndarray or a torch tensor.
+        shape: ``(rows, columns)`` of one tile, in pixels; the presynaptic index runs
+            row by row (C order), as MNIST pixels do.
+        path: output file.
+        columns: tiles per row (default: about the square root of ``n_post``).
+        title: figure title.
+        cmap: matplotlib colormap name; one colour scale is shared by all tiles.
+        vmin, vmax: ends of the colour scale (default: ``min(0, smallest weight)`` and
+            the largest weight).
+
+    Returns:
+        The path written.
+    """
+    _matplotlib()
+    w = _array2d(weights, "weight_images")
+    if len(shape) != 2 or int(shape[0]) * int(shape[1]) != w.shape[0] or min(shape) < 1:
+        raise ShapeError(f"weight_images: shape={tuple(shape)} must be (rows, columns) with "
+                         f"rows * columns == n_pre = {w.shape[0]}")
+    h, wd = int(shape[0]), int(shape[1])
+    n_post = w.shape[1]
+    cols = int(columns) if columns else int(math.ceil(math.sqrt(n_post)))
+    if cols < 1:
+        raise ParameterError(f"weight_images: columns must be >= 1, got {columns}")
+    rows = max(1, -(-n_post // cols))
+    import matplotlib
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
+    finite = w[np.isfinite(w)]
+    lo = vmin if vmin is not None else (min(0.0, float(finite.min())) if finite.size else 0.0)
+    hi = vmax if vmax is not None else (float(finite.max()) if finite.size else 1.0)
+    if not hi > lo:
+        hi = lo + 1.0
+    colormap, norm = matplotlib.colormaps[cmap], Normalize(lo, hi)
+    tiles = colormap(norm(np.nan_to_num(w, nan=0.0).T.reshape(n_post, h, wd)))
+    # grey lines between the tiles, transparent (white) where the grid has no neuron
+    mosaic = np.ones((rows * (h + 1) - 1, cols * (wd + 1) - 1, 4))
+    mosaic[..., :3] = 0.5
+    for k in range(n_post):
+        r, c = divmod(k, cols)
+        mosaic[r * (h + 1):r * (h + 1) + h, c * (wd + 1):c * (wd + 1) + wd] = tiles[k]
+    for k in range(n_post, rows * cols):
+        r, c = divmod(k, cols)
+        mosaic[r * (h + 1) - (r > 0):r * (h + 1) + h, c * (wd + 1) - (c > 0):
+               c * (wd + 1) + wd + 1, 3] = 0.0
+    size = min(12.0, max(3.0, 0.6 * cols * max(1.0, wd / 14)))
+    fig = _figure(size + 1.2, size * mosaic.shape[0] / mosaic.shape[1] + 0.8)
+    ax = fig.subplots(1, 1)
+    ax.imshow(mosaic, interpolation="nearest")
+    fig.colorbar(ScalarMappable(norm, colormap), ax=ax, fraction=0.046, pad=0.02)
+    ax.set_axis_off()
+    ax.set_title(f"{title} ({n_post} neurons, {h} x {wd})")
     fig.tight_layout()
     return _save(fig, path)

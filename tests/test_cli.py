@@ -136,3 +136,124 @@ def test_bench_quick(capsys: pytest.CaptureFixture) -> None:
                  "--dtype", "float32"]) == 0
     out = capsys.readouterr().out
     assert "| snncc torch float32 |" in out and "cpu_cuba.py" in out
+
+
+# ---------------------------------------------------------------------- snncc run
+_RUN_CONFIG = """\
+network: {name: small, dt: 0.1*ms, seed: 1}
+groups:
+  P:
+    size: 200
+    model: cuba
+    params:
+      taum: {dist: uniform, low: 18*ms, high: 22*ms}
+    init: {v: Vr + rand()*(Vt - Vr)}
+connections:
+  Ce: {pre: "P[0:160]", post: P, p: 0.2, on_pre: ge += we, params: {we: 1.62*mV}}
+  Ci: {pre: "P[160:200]", post: P, p: 0.2, on_pre: gi += wi, params: {wi: -9*mV}}
+monitors:
+  spikes: {kind: spike, source: P}
+  vm: {kind: state, source: P, variables: [v], record: [0, 1]}
+  rate: {kind: rate, source: P}
+run: {duration: 40*ms, chunk: 10*ms, backend: torch, device: cpu}
+"""
+
+
+def test_run_a_config_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    h5py = pytest.importorskip("h5py")
+    cfg = tmp_path / "small.yaml"
+    cfg.write_text(_RUN_CONFIG)
+    out = tmp_path / "out"
+    assert main(["run", str(cfg), "--out", str(out), "--duration", "20*ms"]) == 0
+    captured = capsys.readouterr()
+    assert "snncc run summary (1 run" in captured.out and "spikes" in captured.out
+    assert "100.0%" in captured.err  # the progress bar
+    assert (out / "small.yaml").read_text() == _RUN_CONFIG  # a copy of the config
+    assert "duration: 20*ms" in (out / "run.yaml").read_text()
+    for png in ("spikes_raster.png", "spikes_rates.png", "vm_v.png"):
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert list((out / "tb" / "small").glob("events.out.tfevents.*"))
+    with h5py.File(out / "data.h5", "r") as f:
+        assert f.attrs["steps"] == 200 and f["monitors/vm/v"].shape == (200, 1, 2)
+        n_spikes = f["monitors/spikes/i"].shape[0]
+    import json
+
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary[0]["name"] == "small" and summary[0]["chunks"] == 2
+    assert summary[0]["rates_hz"]["spikes"] == pytest.approx(n_spikes / 200 / 0.02)
+
+
+def test_run_a_sweep(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    pytest.importorskip("h5py")
+    cfg = tmp_path / "sweep.json"
+    import json
+
+    import yaml
+
+    data = yaml.safe_load(_RUN_CONFIG)
+    data["sweep"] = {"grid": {"network.seed": [1, 2]}}
+    cfg.write_text(json.dumps(data))
+    out = tmp_path / "sweep_out"
+    rc = main(["run", str(cfg), "--out", str(out), "--no-plots", "--quiet",
+               "--duration", "0.01"])
+    assert rc == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""  # quiet: no progress bar
+    assert "small-seed=1" in captured.out and "small-seed=2" in captured.out
+    for name in ("small-seed=1", "small-seed=2"):
+        assert (out / name / "data.h5").exists() and (out / name / "run.json").exists()
+        assert not list((out / name).glob("*.png"))
+        assert json.loads((out / name / "run.json").read_text())["run"]["sweep"] == {
+            "network.seed": int(name[-1])}
+
+
+def test_run_default_folder_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # the default run folder is ./runs
+    cfg = tmp_path / "small.yaml"
+    cfg.write_text(_RUN_CONFIG.replace("taum: {dist: uniform", "taum: {dist: uniformm"))
+    assert main(["run", str(cfg)]) == 1
+    err = capsys.readouterr().err
+    assert "snncc run: error: groups.P.params.taum.dist: unknown distribution 'uniformm'" \
+        in err and "Traceback" not in err
+    cfg.write_text(_RUN_CONFIG.replace("we: 1.62*mV", "we: 1.62*ms"))
+    assert main(["run", str(cfg), "--no-plots", "--quiet", "--out", str(tmp_path / "x")]) == 1
+    err = capsys.readouterr().err  # a unit error found at compile time
+    assert "error: connections.Ce or connections.Ci: synapse model" in err
+    cfg.write_text(_RUN_CONFIG.replace("duration: 40*ms, ", ""))
+    assert main(["run", str(cfg)]) == 1
+    assert "no run duration" in capsys.readouterr().err
+    cfg.write_text(_RUN_CONFIG)
+    assert main(["run", str(cfg), "--duration", "5*mV"]) == 1
+    assert "--duration must be a time" in capsys.readouterr().err
+    assert main(["run", str(cfg), "--no-plots", "--quiet", "--duration", "0.005"]) == 0
+    capsys.readouterr()
+    runs = list((tmp_path / "runs").glob("small-*"))
+    assert len(runs) == 1 and (runs[0] / "data.h5").exists()
+
+
+def test_run_a_saved_network_with_a_sidecar(tmp_path: Path, capsys: pytest.CaptureFixture
+                                            ) -> None:
+    """A network built in Python, saved with its arrays in an .npz, runs from the CLI;
+    the run folder holds copies of both, and its run.yaml loads."""
+    pytest.importorskip("h5py")
+    import numpy as np
+
+    import snncc as sc
+    from snncc.io.config import RunSettings, load_config, save_config
+    from snncc.units import ms, mV
+
+    net = sc.Network(dt=0.1 * ms, seed=5, name="saved")
+    with net:
+        G = sc.NeuronGroup(20, "lif", params={"I": np.linspace(10, 30, 20) * mV}, name="G")
+        sc.SpikeMonitor(G, name="spikes")
+    cfg = save_config(net, tmp_path / "cfg" / "net.yaml", inline_max=4,
+                      run=RunSettings(name="saved", duration=0.02, backend="torch",
+                                      device="cpu", tensorboard=False))
+    out = tmp_path / "out"
+    assert main(["run", str(cfg), "--out", str(out), "--no-plots", "--quiet"]) == 0
+    assert "saved: 20 neurons" in capsys.readouterr().out
+    assert (out / "net.yaml").exists() and (out / "net.npz").exists()
+    assert not (out / "tb").exists()  # tensorboard: false in the run section
+    again = load_config(out / "run.yaml")
+    assert np.array_equal(again.G.params["I"].value, G.params["I"].value)

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from snncc.errors import BackendError
+from snncc.ir import program as ir
 from snncc.ir.layer import LayerStep, h
 
 
@@ -35,6 +37,46 @@ class Generated:
     state: dict[str, StateSpec] = field(default_factory=dict)
     kernels: list[str] = field(default_factory=list)
     loop: str = "host"
+
+
+def layered_order(program: ir.Program) -> list[str]:
+    """The population order of a ``"layered"`` program (fixed by the ``schedule`` pass)."""
+    order = list(program.order)
+    if sorted(order) != sorted(program.populations):
+        raise BackendError("a 'layered' program needs its population order: run "
+                           "snncc.passes.run_passes (or snncc.passes.schedule) first")
+    return order
+
+
+def layer_reason(program: ir.Program, name: str) -> str:
+    """Why population ``name`` steps where it does in a ``"layered"`` program."""
+    inputs = dict.fromkeys(pr.pre for pr in program.projections.values()
+                           if pr.post == name and pr.on_pre and pr.pre != name
+                           and pr.name not in program.late)
+    if inputs:
+        return "after its input" + ("s " if len(inputs) > 1 else " ") + ", ".join(inputs)
+    return "no input from a population stepped before it"
+
+
+def schedule_notes(program: ir.Program) -> list[str]:
+    """Comment lines for generated code: which schedule, and why the order is what it is."""
+    if program.schedule != "layered":
+        return ["schedule: brian2 -- all state updates, all thresholds, all synaptic",
+                "pathways (on_pre, then on_post), all resets: a spike is delivered in its",
+                "step and the target's threshold sees it in the next step."]
+    lines = ["schedule: layered -- one population at a time, in the order",
+             "  " + " -> ".join(layered_order(program)),
+             "each one's state update (then the clock-driven equations of the projections",
+             "into it), threshold, outgoing on_pre pathways, the on_post pathways of the",
+             "projections into it, and reset, before the next population steps. The order",
+             "is topological along the zero-delay projections (then the delayed ones), so a",
+             "population steps after those that drive it without delay and a spike crosses",
+             "every layer within its step; a delay of d steps is d steps."]
+    late = list(program.late)
+    if late:
+        lines.append("Into a population already stepped (recurrent / back edges), so one step")
+        lines.append("later than their delay: " + ", ".join(late) + ".")
+    return lines
 
 
 def ell_table(src_index: np.ndarray, syn_ids: np.ndarray, n_src: int

@@ -6,6 +6,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from snncc.errors import ParameterError, ShapeError
+
 _DENSE_LIMIT = 1 << 24  # pairs evaluated at once
 
 
@@ -66,3 +68,46 @@ def pairs_fan_in(n_pre: int, n_post: int, k: int, rng: np.random.Generator
     j = np.repeat(np.arange(n_post, dtype=np.int64), k)
     order = np.lexsort((j, i))
     return i[order], j[order]
+
+
+def _pair(v: object, what: str, who: str, minimum: int) -> tuple[int, int]:
+    try:
+        t = (int(v), int(v)) if isinstance(v, (int, np.integer)) else tuple(int(x) for x in v)
+    except (TypeError, ValueError):
+        t = ()
+    if len(t) != 2 or min(t) < minimum:
+        raise ParameterError(f"{who}: {what} must be an integer >= {minimum} or a pair of "
+                             f"them, got {v!r}")
+    return t  # type: ignore[return-value]
+
+
+def pairs_conv(pre_shape: tuple[int, ...], post_shape: tuple[int, ...], kernel_size: object,
+               stride: object, padding: object, who: str = "Connection"
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, int, int, int]]:
+    """Synapses of a 2-d convolution (cross-correlation, as ``torch.nn.Conv2d``) from a
+    ``(C, H, W)`` layer to a ``(C', H', W')`` layer: ``(i, j, kernel index, kernel
+    shape (C', C, kh, kw))``; a tap that falls on the zero padding makes no synapse."""
+    kh, kw = _pair(kernel_size, "kernel_size", who, 1)
+    sh, sw = _pair(stride, "stride", who, 1)
+    ph, pw = _pair(padding, "padding", who, 0)
+    C, H, W = pre_shape
+    Co, Ho, Wo = post_shape
+    eh, ew = (H + 2 * ph - kh) // sh + 1, (W + 2 * pw - kw) // sw + 1
+    if (Ho, Wo) != (eh, ew):
+        raise ShapeError(f"{who}: a {kh}x{kw} convolution with stride ({sh}, {sw}) and "
+                         f"padding ({ph}, {pw}) maps {H}x{W} to {eh}x{ew}, but the post "
+                         f"group's shape is {tuple(post_shape)}; use shape=({Co}, {eh}, "
+                         f"{ew}) for the post group")
+    # every (out channel, out y, out x, in channel, ky, kx) tap
+    oc, oy, ox, ic, ky, kx = np.meshgrid(np.arange(Co), np.arange(Ho), np.arange(Wo),
+                                         np.arange(C), np.arange(kh), np.arange(kw),
+                                         indexing="ij")
+    y = oy * sh - ph + ky
+    x = ox * sw - pw + kx
+    ok = (y >= 0) & (y < H) & (x >= 0) & (x < W)
+    i = (ic * H * W + y * W + x)[ok]
+    j = (oc * Ho * Wo + oy * Wo + ox)[ok]
+    k = (((oc * C + ic) * kh + ky) * kw + kx)[ok]
+    order = np.lexsort((j, i))
+    return (i[order].astype(np.int64), j[order].astype(np.int64), k[order].astype(np.int64),
+            (Co, C, kh, kw))

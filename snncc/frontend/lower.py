@@ -20,8 +20,10 @@ from snncc.errors import (
     UnknownNameError,
 )
 from snncc.frontend import connectivity as conn
+from snncc.frontend.equations import Equation, Equations
 from snncc.frontend.evaluate import evaluate
 from snncc.frontend.expressions import Expression, NameInfo, sym
+from snncc.frontend.initializers import Initializer, sample_weights
 from snncc.frontend.models import (
     SECOND,
     Scope,
@@ -54,15 +56,15 @@ class _Lowered:
     unit_aware: bool
 
 
-def lower_network(net: Network, batch: int = 1) -> ir.Program:
-    """The IR program of ``net``."""
+def lower_network(net: Network, batch: int = 1, objects: list | None = None) -> ir.Program:
+    """The IR program of ``net`` (``objects``: what ``net.flatten()`` returned)."""
     if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or batch < 1:
         raise ParameterError(f"batch must be a positive integer, got {batch!r}")
-    net._assign_names()
+    if objects is None:
+        objects, _ = net.flatten()
     seed = net.seed if net.seed is not None else int(np.random.SeedSequence().entropy % 2**31)
     rng = np.random.default_rng(seed)
     lowered: dict[str, _Lowered] = {}
-    objects = net.objects
     if not any(isinstance(o, (NeuronGroup, PoissonGroup, SpikeGeneratorGroup))
                for o in objects):
         raise NetworkError(f"network '{net.name}' has no neuron groups; create them inside "
@@ -82,7 +84,8 @@ def lower_network(net: Network, batch: int = 1) -> ir.Program:
         elif isinstance(obj, (SpikeMonitor, StateMonitor, PopulationRateMonitor)):
             monitors[obj.name] = _lower_monitor(obj, lowered)
     return ir.Program(dt=net.dt, populations={k: v.pop for k, v in lowered.items()},
-                      projections=projections, monitors=monitors, seed=seed, batch=int(batch))
+                      projections=projections, monitors=monitors, seed=seed, batch=int(batch),
+                      schedule=getattr(net, "schedule", "brian2"))
 
 
 def _member(group: object, lowered: dict[str, _Lowered], what: str) -> _Lowered:
@@ -300,9 +303,13 @@ def _lower_generator(g: SpikeGeneratorGroup, dt: float) -> _Lowered:
 
 
 # ------------------------------------------------------------------- connections
-def _side_names(scope: Scope, side: _Lowered, suffix: str, bare: bool) -> None:
+def _side_names(scope: Scope, side: _Lowered, suffix: str, bare: bool) -> set[str]:
     """Make the variables of the pre/post population visible as ``x_pre`` / ``x_post``
-    (and bare ``x`` for the postsynaptic side)."""
+    (and bare ``x`` for the postsynaptic side, unless the synapses have a variable,
+    subexpression or constant of that name: synaptic names come first). Returns the
+    symbol names of the side's variables (``v_post``, ...)."""
+    own = set(scope.variables) | set(scope.subexpressions) | set(scope.constants)
+    names = set()
     for k, v in side.pop.variables.items():
         dim = v.dim if side.unit_aware else None
         sname = f"{k}_{suffix}"
@@ -310,11 +317,13 @@ def _side_names(scope: Scope, side: _Lowered, suffix: str, bare: bool) -> None:
         if k == "lastspike":
             continue
         scope.extra[sname] = NameInfo(expr, dim)
-        if bare and k not in scope.extra:
+        names.add(sname)
+        if bare and k not in scope.extra and k not in own:
             scope.extra[k] = NameInfo(expr, dim)
     for k, value in side.pop.constants.items():
         info = NameInfo(sympy.Float(value), side.scope.const_dims.get(k))
         scope.extra.setdefault(f"{k}_{suffix}", info)
+    return names
 
 
 def _lower_connection(c: Connection, lowered: dict[str, _Lowered], dt: float,
@@ -328,9 +337,13 @@ def _lower_connection(c: Connection, lowered: dict[str, _Lowered], dt: float,
     eqs = model.equations
     params = {**model.params, **c.params}
     ua = post.unit_aware or pre.unit_aware or is_unit_aware(eqs, params, c.init)
-    ts = post.pop.time_scale if post.pop.kind == "neuron" else pre.pop.time_scale
+    # a unit-aware synapse model holds SI values (times in seconds) even between unitless
+    # groups (times in ms): its t, dt and elapsed times must be in seconds too
+    ts = 1.0 if ua else (post.pop.time_scale if post.pop.kind == "neuron"
+                         else pre.pop.time_scale)
     scope = Scope(owner, unit_aware=ua, time_scale=ts)
     n_pre, n_post = a1 - a0, b1 - b0
+    _check_synapse_names(owner, eqs)
 
     # connectivity
     i, j = _pairs(c, n_pre, n_post, rng, owner, scope)
@@ -349,19 +362,19 @@ def _lower_connection(c: Connection, lowered: dict[str, _Lowered], dt: float,
         variables[eq.name] = ir.Variable(eq.name, scope.dim(eq.dim), "param",
                                          init=value_array(owner, eq.name, value, S),
                                          constant="constant" in eq.flags)
-    clock = [e for e in eqs.diff if "event-driven" not in e.flags] + eqs.subexpressions
-    if clock:
-        bad = clock[0]
-        raise ModelError(f"{owner}: '{bad.name}' (line {bad.line}): synapse models support "
-                         "per-synapse parameters and (event-driven) differential equations; "
-                         "clock-driven synaptic equations and subexpressions are not "
-                         "supported; put continuous dynamics in the neuron model")
+    # differential equations: (event-driven) ones are advanced at events, (clock-driven)
+    # ones (models.py demands one of the two flags) every step
+    event = [e for e in eqs.diff if "event-driven" in e.flags]
+    clock = [e for e in eqs.diff if "event-driven" not in e.flags]
     for eq in eqs.diff:
         scope.add_variable(eq.name, eq.dim)
         variables[eq.name] = ir.Variable(eq.name, scope.dim(eq.dim), "state", init=0.0)
-    if eqs.diff:
+    if event:
         variables["lastupdate"] = ir.Variable("lastupdate", scope.dim(SECOND), "internal",
                                               dtype="int", init=0.0)
+    for eq in eqs.subexpressions:  # expanded where used (equations and event code)
+        scope.subexpressions[eq.name] = eq.expr  # type: ignore[assignment]
+        scope.sub_dims[eq.name] = scope.dim(eq.dim)
     for name, value in params.items():
         if name in eqs.equations:
             continue
@@ -378,18 +391,21 @@ def _lower_connection(c: Connection, lowered: dict[str, _Lowered], dt: float,
     env = dict(scope.constants)
     env.update(i=i.astype(np.float64), j=j.astype(np.float64), N_pre=float(n_pre),
                N_post=float(n_post))
-    if c.weight is not None:
+    weight, init = c.weight, dict(c.init)
+    if isinstance(weight, Initializer):
+        weight = sample_weights(weight, i, j, n_pre, n_post, rng, kernel=c.kernel)
+    if weight is not None:
         if "w" not in variables:
             d = None
-            if isinstance(c.weight, str):
-                e = Expression(c.weight, where=f"{owner} weight")
+            if isinstance(weight, str):
+                e = Expression(weight, where=f"{owner} weight")
                 _, d = e.to_sympy(scope.resolve, check_units=ua)
             else:
-                d = get_dimension(c.weight)
+                d = get_dimension(weight)
             scope.add_variable("w", d)
             variables["w"] = ir.Variable("w", scope.dim(d), "param", init=0.0)
-        c.init = {"w": c.weight, **c.init}
-    for name, value in c.init.items():
+        init = {"w": weight, **init}
+    for name, value in init.items():
         var = variables.get(name)
         if var is None:
             raise UnknownNameError(f"{owner}: init= sets '{name}', which is not a synaptic "
@@ -408,19 +424,20 @@ def _lower_connection(c: Connection, lowered: dict[str, _Lowered], dt: float,
         env[name] = np.broadcast_to(np.asarray(var.init, dtype=np.float64), (S,))
     delay = _delays(c, S, env, dt, rng, owner, scope, ua)
 
-    odes = []
-    for eq in eqs.diff:  # event-driven: may only depend on synaptic variables
-        rhs, dd = eq.expr.to_sympy(scope.resolve, check_units=ua)  # type: ignore[union-attr]
-        want = scope.variables[eq.name] / SECOND if ua and eq.dim is not None else None
-        if want is not None and dd is not None and dd != want and rhs != 0:
-            raise eq.expr.error(  # type: ignore[union-attr]
-                f"the right-hand side of d{eq.name}/dt has dimension {dd}, expected {want}",
-                0, kind=UnitError)
-        odes.append(ir.ODE(eq.name, rhs, eq.text.strip()))
+    # from here on: synaptic names, then x_pre / x_post, bare names -> post
+    side = (_side_names(scope, post, "post", bare=True)
+            | _side_names(scope, pre, "pre", bare=False))
+    # event-driven equations may only depend on synaptic variables (they are advanced
+    # only at events); clock-driven ones may also read the neurons (gathered per synapse)
+    # but neither kind may depend on a variable of the other (as in Brian2)
+    event_vars = {e.name for e in event}
+    clock_vars = {e.name for e in clock}
+    odes = [_synaptic_ode(owner, scope, eq, ua, "event-driven", side | clock_vars)
+            for eq in event]
+    clock_odes = [_synaptic_ode(owner, scope, eq, ua, "clock-driven", event_vars)
+                  for eq in clock]
 
-    # event code: synaptic variables, then x_pre / x_post, bare names -> post
-    _side_names(scope, post, "post", bare=True)
-    _side_names(scope, pre, "pre", bare=False)
+    # event code
     syn_vars = set(variables)
     writable = _syn_writable(variables, pre, post)
     on_pre = on_post = []
@@ -440,7 +457,49 @@ def _lower_connection(c: Connection, lowered: dict[str, _Lowered], dt: float,
         name=c.name, pre=pre.pop.name, post=post.pop.name, i=i + a0, j=j + b0,
         variables=variables, constants=dict(scope.constants), on_pre=on_pre, on_post=on_post,
         on_pre_text=model.on_pre or "", on_post_text=model.on_post or "", delay=delay,
-        time_scale=ts, odes=odes, method=model.method)
+        time_scale=ts, odes=odes, method=model.method, clock_odes=clock_odes,
+        subexpression_texts={eq.name: eq.text.strip() for eq in eqs.subexpressions})
+
+
+def _check_synapse_names(owner: str, eqs: Equations) -> None:
+    """Names ending in ``_pre`` / ``_post`` mean the neurons' variables: a synapse model
+    cannot define (and so cannot integrate or shadow) them."""
+    for eq in eqs.equations.values():
+        if eq.name.endswith(("_pre", "_post")):
+            side = "pre" if eq.name.endswith("_pre") else "post"
+            raise ModelError(
+                f"{owner}: the synapse model defines '{eq.name}' (line {eq.line}), but names "
+                f"ending in _{side} refer to the {side}synaptic neurons' variables, which "
+                "synaptic equations cannot define or integrate; rename the synaptic "
+                f"variable, change the neuron variable in on_pre/on_post code (e.g. "
+                f"'{eq.name} += w') or put its dynamics in the neuron model")
+
+
+def _synaptic_ode(owner: str, scope: Scope, eq: Equation, ua: bool, kind: str,
+                  forbidden: set[str]) -> ir.ODE:
+    """``d x/dt = rhs`` of a synapse model, unit-checked; ``forbidden``: names the
+    right-hand side (subexpressions expanded) may not read."""
+    rhs, dd = eq.expr.to_sympy(scope.resolve, check_units=ua)  # type: ignore[union-attr]
+    name = eq.name
+    want = scope.variables[name] / SECOND if ua and eq.dim is not None else None
+    if want is not None and dd is not None and dd != want and rhs != 0:
+        raise eq.expr.error(  # type: ignore[union-attr]
+            f"the right-hand side of d{name}/dt has dimension {dd}, expected {want} (the "
+            f"unit of {name} per second); give parameters with units", 0, kind=UnitError)
+    bad = sorted(s.name for s in rhs.free_symbols if s.name in forbidden)
+    if bad:
+        what = bad[0]
+        if what.endswith(("_pre", "_post")):
+            why = (f"'{what}', a variable of the {what.rsplit('_', 1)[1]}synaptic neurons, "
+                   "which changes between events; mark the equation (clock-driven) to "
+                   "integrate it every step")
+        else:
+            other = "event-driven" if kind == "clock-driven" else "clock-driven"
+            why = (f"'{what}', which is {other}; {kind} and {other} equations cannot "
+                   "depend on each other (as in Brian2): mark both with the same flag")
+        raise ModelError(f"{owner}: the {kind} equation for '{name}' (line {eq.line}) "
+                         f"reads {why}")
+    return ir.ODE(name, rhs, eq.text.strip())
 
 
 def _syn_writable(variables: dict[str, ir.Variable], pre: _Lowered, post: _Lowered):  # noqa

@@ -102,14 +102,22 @@ class SynapseModel:
     """A synapse model: per-synapse variables and the code run on spikes.
 
     Args:
-        equations: per-synapse parameters (``w : volt``) and ``(event-driven)`` or
-            ``(clock-driven)`` differential equations.
+        equations: per-synapse parameters (``w : volt``), subexpressions, and
+            differential equations flagged ``(event-driven)`` (advanced exactly from the
+            last event just before event code runs; they may read only synaptic
+            variables) or ``(clock-driven)`` (integrated every step for every synapse,
+            after the neurons' state update and before events and resets; they may read
+            ``x_pre`` / ``x_post``, and bare names that are not synaptic mean the
+            postsynaptic neuron's). Neither kind may depend on the other's variables.
         on_pre: statements run when a presynaptic spike arrives, e.g. ``"ge += w"``;
             unsuffixed names that are not synaptic variables refer to the postsynaptic
             neuron; ``x_pre`` / ``x_post`` name either side explicitly.
         on_post: statements run when the postsynaptic neuron spikes.
         delay: default transmission delay (a time; a bare number means ms).
         params: default values of the constants the code uses.
+        method: force the integration method of the differential equations.
+        name: a name shown in errors and in generated code.
+        doc: a description with the model's source.
     """
 
     equations: str | Equations = ""

@@ -8,143 +8,157 @@ assigned as attributes of a :class:`Network` subclass belong to that network.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
-import sys
-import threading
+import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from snncc.errors import NetworkError, ParameterError, ShapeError, UnitError
+from snncc.frontend.assembly import Assembly
 from snncc.frontend.models import NeuronModel, SynapseModel
+from snncc.frontend.objects import NetworkObject
+from snncc.ir.program import SCHEDULES
 from snncc.units import Quantity, time_to_seconds
 
 if TYPE_CHECKING:
     from snncc.runtime.network import CompiledNetwork
 
-_context = threading.local()
-
-
-def _stack() -> list[Network]:
-    if not hasattr(_context, "stack"):
-        _context.stack = []
-    return _context.stack
-
-
-def current_network() -> Network | None:
-    """The network of the innermost active ``with net:`` block, if any."""
-    st = _stack()
-    return st[-1] if st else None
-
-
-class NetworkObject:
-    """Base of everything that can belong to a network."""
-
-    _kind = "object"
-
-    def __init__(self, name: str | None = None) -> None:
-        self.name = name
-        self.network: Network | None = None
-        net = current_network()
-        if net is not None:
-            net.add(self)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.name!r})"
-
-
-class Network:
-    """A spiking network.
+class Network(Assembly):
+    """A spiking network: the root assembly, with a time step and a seed.
 
     Args:
         dt: time step (a time; a bare number means ms). Default 0.1 ms.
         seed: fixes initial values, connectivity, Poisson input and noise.
         name: shown in generated code.
+        schedule: the order of a step. ``"brian2"`` (default): all state updates, then
+            all thresholds, all synaptic pathways, all resets, so a spike reaches the
+            next layer's threshold one step later (a chain of K layers answers after K
+            steps). ``"layered"``: one population at a time, each after the populations
+            that drive it without delay (its update, threshold, outgoing ``on_pre``,
+            incoming ``on_post``, reset), so a spike crosses every layer within the
+            step, as in SPAIC / SpikingJelly / snnTorch; delays still delay, and
+            recurrent (cyclic) connections take effect at the next step.
 
-    Build it with ``with net:`` or by subclassing and assigning members in
-    ``__init__``; then ``sim = net.compile(backend="torch", device="cpu")``.
+    Build it with ``with net:`` (anywhere) or by subclassing and assigning members in
+    ``__init__``; nested :class:`~snncc.frontend.assembly.Assembly` objects group
+    members. Then either ``sim = net.compile(...)`` (a runnable ``nn.Module``, as
+    Brian2 users expect) or SPAIC's flow: ``net.build(...)``, ``encoder(data)``,
+    ``net.run(duration)`` (each run starts from the initial state, learned weights
+    kept), ``decoder.predict``.
     """
 
     def __init__(self, dt: float | Quantity = 0.1, seed: int | None = None,
-                 name: str = "net") -> None:
-        object.__setattr__(self, "_objects", [])
-        object.__setattr__(self, "_names", set())
+                 name: str = "net", schedule: str = "brian2") -> None:
+        object.__setattr__(self, "_members", [])
+        object.__setattr__(self, "_sim", None)
+        object.__setattr__(self, "_build_names", {})
+        self.name = name
+        self.parent = None  # a network is never a member of another container
+        self._hidden = False
         self.dt = time_to_seconds(dt, "Network dt")
         if not self.dt > 0:
             raise ParameterError(f"Network dt must be > 0, got {dt}")
         if seed is not None and (not isinstance(seed, (int, np.integer)) or seed < 0):
             raise ParameterError(f"Network seed must be a non-negative integer, got {seed!r}")
         self.seed = seed
-        self.name = name
+        if not isinstance(schedule, str) or schedule not in SCHEDULES:
+            raise ParameterError(f"Network schedule must be one of {', '.join(SCHEDULES)} "
+                                 f"('brian2': Brian2's order, a spike reaches the next "
+                                 f"layer one step later; 'layered': layer by layer within "
+                                 f"the step), got {schedule!r}")
+        self.schedule = schedule
 
-    # ------------------------------------------------------------- membership
-    def __enter__(self) -> Network:
-        _stack().append(self)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        st = _stack()
-        if st and st[-1] is self:
-            st.pop()
-        # name unnamed members after the variables they were assigned to in the block
-        frame = sys._getframe(1)
-        try:
-            for var, value in list(frame.f_locals.items()):
-                if (isinstance(value, NetworkObject) and value.network is self
-                        and value.name is None and var.isidentifier()
-                        and not var.startswith("_")):
-                    value.name = var
-        finally:
-            del frame
-
-    def __setattr__(self, key: str, value: Any) -> None:
-        if isinstance(value, NetworkObject):
-            if value.name is None:
-                value.name = key
-            if value.network is not self:
-                self.add(value)
-        object.__setattr__(self, key, value)
-
-    def add(self, *objects: NetworkObject) -> None:
-        """Add objects (groups, connections, monitors) to the network."""
-        for obj in objects:
-            if not isinstance(obj, NetworkObject):
-                raise NetworkError(f"{self.name}: cannot add {obj!r}; expected a group, "
-                                   "connection or monitor")
-            if obj.network is self:
-                continue
-            if obj.network is not None:
-                raise NetworkError(f"{obj!r} already belongs to network "
-                                   f"'{obj.network.name}'")
-            obj.network = self
-            self._objects.append(obj)
-
-    def _assign_names(self) -> None:
-        used: set[str] = set()
-        counters: dict[str, int] = {}
-        for obj in self._objects:
-            if obj.name is None:
-                base = obj._kind
-                k = counters.get(base, 0)
-                while f"{base}_{k}" in used:
-                    k += 1
-                counters[base] = k + 1
-                obj.name = f"{base}_{k}"
-            if not obj.name.isidentifier():
-                raise NetworkError(f"name {obj.name!r} of {type(obj).__name__} must be a "
-                                   "Python identifier (letters, digits, _)")
-            if obj.name in used:
-                raise NetworkError(f"two objects in network '{self.name}' are named "
-                                   f"{obj.name!r}; give them different names")
-            used.add(obj.name)
-
-    @property
-    def objects(self) -> list[NetworkObject]:
-        return list(self._objects)
+    def assembly_hide(self) -> None:  # noqa: D102
+        raise NetworkError("a network cannot be hidden; hide its members instead")
 
     def groups(self) -> list[Group]:
-        return [o for o in self._objects if isinstance(o, Group)]
+        """Every neuron group (and encoder) of the network, nested ones included."""
+        return self.get_groups()
+
+    # --------------------------------------------------------------- flatten
+    def flatten(self) -> tuple[list[NetworkObject], dict[str, Any]]:
+        """The visible leaves as the build sees them: detached copies named by their
+        path (``layer1.exc`` -> ``layer1_exc``), references rewired among the copies,
+        projections expanded to connections, decoders to their monitors; and a map from
+        each build name to the user's object (monitors and decoders receive their data
+        there)."""
+        from snncc.frontend.assembly import Projection
+
+        self._assign_names()
+        visible = [m for m in self.walk() if not isinstance(m, Assembly) and not m.hidden]
+        all_ids = {id(m) for m in self.walk()}
+        names: dict[int, str] = {}
+        owners: dict[str, NetworkObject] = {}
+
+        def build_name(obj: NetworkObject, name: str | None = None) -> str:
+            name = name or obj.path.replace(".", "_")
+            if name in owners:
+                raise NetworkError(f"'{obj.path}' and '{owners[name].path}' would both be "
+                                   f"named {name!r} in the build; rename one of them")
+            owners[name] = obj
+            return name
+
+        copies: dict[int, NetworkObject] = {}
+        out: list[NetworkObject] = []
+        for g in visible:
+            if isinstance(g, Group) and getattr(g, "lowers", True):
+                names[id(g)] = build_name(g)
+                c = copy.copy(g)
+                if hasattr(g, "params"):
+                    c.params = dict(g.params)
+                c.name, c.parent = names[id(g)], self
+                copies[id(g)] = c
+                out.append(c)
+        for obj in visible:
+            if isinstance(obj, Group):
+                continue
+            if isinstance(obj, Projection):
+                for r in (obj.pre, obj.post):
+                    if id(r) not in all_ids:
+                        raise NetworkError(f"{obj!r} ({obj.path}) connects {r!r}, which is "
+                                           f"not part of this network ('{self.name}')")
+                items = obj.connections(names, obj.path.replace(".", "_"))
+            else:
+                items = [obj]
+            for item in items:
+                refs = _refs(item)
+                outside = [r for r in refs if id(r) not in all_ids and item is obj]
+                if outside:
+                    r = outside[0]
+                    what = "group" if isinstance(r, Group) else r._kind
+                    raise NetworkError(f"{type(obj).__name__} '{obj.path}' refers to {what} "
+                                       f"'{r.name}', which is not part of this network "
+                                       f"('{self.name}'); create it in the same 'with net:' "
+                                       "block or add it (net.add, or to an assembly)")
+                missing = [r for r in refs if id(r) not in copies]
+                if missing and missing[0].hidden:
+                    continue  # touches a hidden member: left out with it
+                if missing:
+                    raise NetworkError(f"{type(obj).__name__} '{obj.path}' uses "
+                                       f"{missing[0]!r}, which has no neurons of its own (a "
+                                       "constant-current encoder drives its target "
+                                       "directly); connect the target group instead")
+                base = build_name(obj, None if item is obj else item.name)
+                if item is obj:
+                    names[id(obj)] = base
+                for leaf in _leaves(item):
+                    name = base if leaf is item else build_name(item, f"{base}_{leaf.name}")
+                    c = copy.copy(leaf)
+                    c.name, c.parent = name, self
+                    for k, v in list(vars(c).items()):
+                        if isinstance(v, Subgroup) and id(v.parent) in copies:
+                            setattr(c, k, Subgroup(copies[id(v.parent)], v.start, v.stop))
+                        elif isinstance(v, NetworkObject) and id(v) in copies and k != "parent":
+                            setattr(c, k, copies[id(v)])
+                    out.append(c)
+        for obj in visible:
+            if hasattr(obj, "_prepare_build"):
+                obj._prepare_build(copies)
+        object.__setattr__(self, "_build_names", names)
+        return out, owners
 
     # --------------------------------------------------------------- compile
     def compile(self, backend: str = "auto", device: str | None = None,
@@ -152,7 +166,7 @@ class Network:
         """Lower, optimise and generate code; returns a runnable ``nn.Module``.
 
         Args:
-            backend: ``"torch"`` (any device) or ``"auto"``.
+            backend: ``"torch"`` (any device), ``"triton"`` or ``"auto"``.
             device: torch device; default ``"cpu"``.
             dtype: ``torch.float32`` (default) or ``torch.float64``.
             batch: number of independent copies simulated side by side.
@@ -168,6 +182,125 @@ class Network:
 
         return lower_network(self, batch=batch)
 
+    # ------------------------------------------------------- SPAIC-style running
+    def build(self, backend: str = "auto", device: str | None = None, dtype: Any = None,
+              batch: int = 1, **options: Any) -> CompiledNetwork:
+        """Compile the network and keep the result as ``net.sim``, the simulator that
+        :meth:`run`, :meth:`run_continue`, encoders and decoders use. Returns it."""
+        sim = self.compile(backend=backend, device=device, dtype=dtype, batch=batch,
+                           **options)
+        object.__setattr__(self, "_sim", sim)
+        object.__setattr__(self, "_sim_names", dict(self._build_names))
+        for node in self.walk():
+            if hasattr(node, "_on_build") and not node.hidden:
+                node._on_build()
+        return sim
+
+    @property
+    def sim(self) -> CompiledNetwork:
+        """The simulator made by :meth:`build`."""
+        if self._sim is None:
+            raise NetworkError(f"network '{self.name}' is not built; call net.build() "
+                               "first (or use sim = net.compile())")
+        return self._sim
+
+    def build_name(self, obj: NetworkObject) -> str:
+        """The name ``obj`` has in the built network (``sim.get(name, var)``)."""
+        names = getattr(self, "_sim_names", None) or self._build_names
+        if id(obj) not in names:
+            raise NetworkError(f"{obj!r} is not a visible member of the built network "
+                               f"'{self.name}'; (re)build after adding or showing it")
+        return names[id(obj)]
+
+    def run(self, duration: float | Quantity) -> CompiledNetwork:
+        """Start from the initial state (learned weights and other parameters kept, see
+        :meth:`reset`), feed the encoders' current data and simulate ``duration`` (a
+        time; a bare number means ms). Builds with default options if needed."""
+        if self._sim is None:
+            self.build()
+        self.reset()
+        return self.sim.run(duration)
+
+    def run_continue(self, duration: float | Quantity) -> CompiledNetwork:
+        """Simulate ``duration`` more, continuing from the current state."""
+        if self._sim is None:
+            self.build()
+        return self.sim.run(duration)
+
+    def reset(self, keep: Sequence[str] = ()) -> None:
+        """Back to the initial state: state variables, synaptic traces, spikes in
+        flight, time and recordings; parameters (synaptic weights, per-neuron values,
+        whatever learning wrote into them) are kept, and so are the variables named in
+        ``keep`` (``"exc.theta"``: build names). Encoders re-apply their data."""
+        self.sim.reset_state(keep=keep)
+        for node in self.walk():
+            if hasattr(node, "_on_reset") and not node.hidden:
+                node._on_reset()
+
+    def save_state(self, path: str | os.PathLike | None = None) -> dict[str, Any]:
+        """Everything the built network holds (state, parameters, learned weights, RNG
+        state, time) as a dict; written to ``path`` with ``torch.save`` if given."""
+        import torch
+
+        state = {"format": "snncc-state", "version": 1, "network": self.name,
+                 "state": {k: v.detach().cpu().clone()
+                           for k, v in self.sim.state_dict().items()}}
+        if path is not None:
+            torch.save(state, os.fspath(path))
+        return state
+
+    def state_from_dict(self, state: Mapping[str, Any] | None = None,
+                        path: str | os.PathLike | None = None) -> None:
+        """Load what :meth:`save_state` returned or wrote (give ``state`` or ``path``).
+        The network must have the same structure; any difference is an error and
+        nothing is changed."""
+        import torch
+
+        if (state is None) == (path is None):
+            raise ParameterError("state_from_dict: give state= or path= (one of them)")
+        if path is not None:
+            try:
+                state = torch.load(os.fspath(path), map_location="cpu", weights_only=True)
+            except (OSError, RuntimeError, ValueError) as exc:
+                raise NetworkError(f"state_from_dict: cannot read {path}: {exc}") from None
+        if not isinstance(state, Mapping) or state.get("format") != "snncc-state":
+            raise NetworkError("state_from_dict: not a saved snncc state (expected what "
+                               "net.save_state() returns)")
+        if self._sim is None:
+            self.build()
+        sd = state["state"]
+        mine = self.sim.state_dict()
+        missing = sorted(set(mine) - set(sd))
+        extra = sorted(set(sd) - set(mine))
+        shapes = [k for k in mine if k in sd and tuple(sd[k].shape) != tuple(mine[k].shape)]
+        if missing or extra or shapes:
+            parts = []
+            if missing:
+                parts.append(f"missing {', '.join(missing[:5])}")
+            if extra:
+                parts.append(f"unexpected {', '.join(extra[:5])}")
+            if shapes:
+                k = shapes[0]
+                parts.append(f"'{k}' has shape {tuple(sd[k].shape)}, the network "
+                             f"{tuple(mine[k].shape)}")
+            raise NetworkError(f"state_from_dict: the saved state does not fit network "
+                               f"'{self.name}' ({'; '.join(parts)}); build the same "
+                               "network (sizes, connections, seed, batch) first")
+        self.sim.load_state_dict(dict(sd))
+
+
+def _refs(obj: NetworkObject) -> list[NetworkObject]:
+    from snncc.frontend.assembly import _references
+
+    return _references(obj)
+
+
+def _leaves(obj: NetworkObject) -> list[NetworkObject]:
+    """What ``obj`` contributes to the build: itself, or (decoders) its monitors."""
+    if hasattr(obj, "_build_leaves"):
+        return obj._build_leaves()
+    return [obj]
+
 
 # ------------------------------------------------------------------------ groups
 class Group(NetworkObject):
@@ -175,6 +308,8 @@ class Group(NetworkObject):
 
     _kind = "group"
     size: int
+    shape: tuple[int, ...] | None = None  # e.g. (channels, height, width) for conv
+    types: tuple[str, ...] = ()  # labels that Projection policies select on
 
     def __len__(self) -> int:
         return self.size
@@ -191,6 +326,38 @@ class Group(NetworkObject):
             raise NetworkError(f"{who}[{item.start}:{item.stop}] is empty; give a slice "
                                f"start < stop within the {self.size} neurons")
         return Subgroup(self, start, stop)
+
+
+def _check_shape(n: object, shape: object, what: str) -> tuple[int, tuple[int, ...] | None]:
+    """(size, shape) from ``N`` and/or ``shape``."""
+    if shape is None:
+        return _check_size(n, what), None
+    try:
+        shp = tuple(int(k) for k in shape)  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        raise ParameterError(f"{what}: shape must be a tuple of positive integers such as "
+                             f"(1, 28, 28), got {shape!r}") from None
+    if not shp or any(k <= 0 for k in shp):
+        raise ParameterError(f"{what}: shape must be a tuple of positive integers, got "
+                             f"{shape!r}")
+    size = int(np.prod(shp))
+    if n is not None and _check_size(n, what) != size:
+        raise ShapeError(f"{what}: N={n} but shape {shp} holds {size} neurons; give one "
+                         "of them or make them agree")
+    return size, shp
+
+
+def _check_types(types: object, what: str) -> tuple[str, ...]:
+    if isinstance(types, str):
+        types = (types,)
+    try:
+        out = tuple(types)  # type: ignore[arg-type]
+    except TypeError:
+        out = (types,)  # type: ignore[assignment]
+    if not all(isinstance(t, str) for t in out):
+        raise ParameterError(f"{what}: types must be strings such as ('exc',), got "
+                             f"{types!r}")
+    return out
 
 
 def _check_size(n: object, what: str) -> int:
@@ -213,16 +380,23 @@ class NeuronGroup(Group):
             number for all neurons or an array with one value per neuron.
         init: initial values: numbers, arrays, or strings such as
             ``"Vr + rand()*(Vt - Vr)"``.
+        shape: the neurons' layout, e.g. ``(channels, height, width)`` for conv
+            connections (``N`` may then be None).
+        types: labels (``("exc",)``) that :class:`Projection` policies select on.
     """
 
     _kind = "neurons"
 
-    def __init__(self, N: int, model: NeuronModel | str, *, threshold: str | None = None,
+    def __init__(self, N: int | None, model: NeuronModel | str, *,
+                 threshold: str | None = None,
                  reset: str | None = None, refractory: float | Quantity | str | None = None,
                  params: Mapping[str, object] | None = None,
                  init: Mapping[str, object] | None = None, method: str | None = None,
+                 shape: Sequence[int] | None = None, types: Sequence[str] = (),
                  name: str | None = None) -> None:
-        self.size = _check_size(N, f"NeuronGroup {name or ''}".strip())
+        who = f"NeuronGroup {name or ''}".strip()
+        self.size, self.shape = _check_shape(N, shape, who)
+        self.types = _check_types(types, who)
         self.model = _resolve_model(model, threshold, reset, refractory, method)
         self.params = dict(params or {})
         self.init = dict(init or {})
@@ -400,6 +574,13 @@ class Connection(NetworkObject):
         init: initial values of other synaptic variables.
         delay: transmission delay: a time (bare number: ms), an array with one per
             synapse, or a string such as ``"1*ms + rand()*2*ms"``.
+        link_type: SPAIC's names: ``"full"``, ``"one_to_one"``, ``"sparse"`` (each pair
+            with probability ``density``), ``"conv"`` (pre and post groups with
+            ``shape=(channels, height, width)``; ``kernel_size``, ``stride``,
+            ``padding``; one synapse per kernel tap, each with its own weight).
+        w_init, w_init_param: SPAIC's weight initializers (``"uniform"``, ``"normal"``,
+            ``"xavier_uniform"``, ``"kaiming_uniform"``, ...; see
+            :mod:`snncc.frontend.initializers`); ``w_unit`` their unit.
     """
 
     _kind = "synapses"
@@ -411,11 +592,31 @@ class Connection(NetworkObject):
                  j: Sequence[int] | np.ndarray | None = None, condition: str | None = None,
                  fan_in: int | None = None, weight: object = None,
                  init: Mapping[str, object] | None = None, delay: object = None,
-                 name: str | None = None) -> None:
+                 link_type: str | None = None, density: float | None = None,
+                 kernel_size: int | Sequence[int] | None = None,
+                 stride: int | Sequence[int] = 1, padding: int | Sequence[int] = 0,
+                 w_init: str | None = None, w_init_param: Mapping[str, Any] | None = None,
+                 w_unit: Any = None, name: str | None = None) -> None:
         self.pre = pre
         self.post = post
         split_group(pre)
         split_group(post)
+        who = f"Connection {name or ''}".strip()
+        self.kernel = None
+        if link_type is not None:
+            connect, p, i, j = self._link_type(link_type, connect, p, i, j, density,
+                                               kernel_size, stride, padding, who)
+        elif density is not None or kernel_size is not None:
+            raise ParameterError(f"{who}: density= and kernel_size= go with "
+                                 "link_type='sparse' / 'conv'")
+        if w_init is not None:
+            from snncc.frontend.initializers import from_spaic
+
+            if weight is not None:
+                raise ParameterError(f"{who}: give weight= or w_init= (one of them)")
+            weight = from_spaic(w_init, w_init_param, unit=w_unit, who=who)
+        elif w_init_param is not None:
+            raise ParameterError(f"{who}: w_init_param= needs w_init= (e.g. 'normal')")
         if model is None:
             model = SynapseModel(name="synapse")
         if not isinstance(model, SynapseModel):
@@ -436,6 +637,47 @@ class Connection(NetworkObject):
         self.delay = delay if delay is not None else model.delay
         self._set_connectivity(connect, p, i, j, condition, fan_in, name)
         super().__init__(name)
+
+    def _link_type(self, link_type: str, connect: str | None, p: float | None, i: Any,
+                   j: Any, density: float | None, kernel_size: Any, stride: Any,
+                   padding: Any, who: str) -> tuple[str | None, float | None, Any, Any]:
+        """Translate SPAIC's ``link_type`` into connect= / p= / explicit pairs."""
+        known = ("full", "one_to_one", "sparse", "conv")
+        if link_type not in known:
+            raise ParameterError(f"{who}: unknown link_type {link_type!r}; use one of "
+                                 f"{', '.join(known)}")
+        if connect is not None or i is not None or j is not None:
+            raise ParameterError(f"{who}: give link_type= or connect=/i=/j= (one of them)")
+        if link_type != "sparse" and density is not None:
+            raise ParameterError(f"{who}: density= goes with link_type='sparse'")
+        if link_type != "conv" and kernel_size is not None:
+            raise ParameterError(f"{who}: kernel_size= goes with link_type='conv'")
+        if link_type in ("full", "one_to_one"):
+            return link_type, p, None, None
+        if link_type == "sparse":
+            if density is None:
+                raise ParameterError(f"{who}: link_type='sparse' needs density= (the "
+                                     "probability of each pair, e.g. 0.1)")
+            if p is not None:
+                raise ParameterError(f"{who}: give density= or p= (one of them)")
+            return None, density, None, None
+        from snncc.frontend.connectivity import pairs_conv
+
+        pre_g, a0, a1 = split_group(self.pre)
+        post_g, b0, b1 = split_group(self.post)
+        if kernel_size is None:
+            raise ParameterError(f"{who}: link_type='conv' needs kernel_size=")
+        if p is not None:
+            raise ParameterError(f"{who}: p= does not go with link_type='conv'")
+        for side, g, lo, hi in (("pre", pre_g, a0, a1), ("post", post_g, b0, b1)):
+            if g.shape is None or len(g.shape) != 3 or (lo, hi) != (0, g.size):
+                raise ShapeError(f"{who}: link_type='conv' needs a whole {side} group with "
+                                 "shape=(channels, height, width); got "
+                                 f"{g.shape if g.shape is not None else 'no shape'}")
+        ii, jj, kidx, kshape = pairs_conv(pre_g.shape, post_g.shape, kernel_size, stride,
+                                          padding, who)
+        self.kernel = (kshape, kidx)
+        return None, p, ii, jj
 
     def _set_connectivity(self, connect: str | None, p: float | None, i: object, j: object,
                           condition: str | None, fan_in: int | None, name: str | None) -> None:

@@ -18,6 +18,7 @@ from snncc.ir.statements import Statement
 from snncc.units import Dimension
 
 VAR_KINDS = ("state", "param", "shared", "internal")
+SCHEDULES = ("brian2", "layered")
 
 
 @dataclass
@@ -90,7 +91,13 @@ class Population:
 class Projection:
     """Synapses from ``pre`` to ``post``: explicit pairs, per-synapse variables and the
     event code run when a presynaptic (``on_pre``) or postsynaptic (``on_post``) spike
-    arrives. ``delay`` holds per-synapse delays in steps (one value if homogeneous)."""
+    arrives. ``delay`` holds per-synapse delays in steps (one value if homogeneous).
+
+    Two kinds of synaptic differential equations: ``odes`` (event-driven) are advanced
+    from ``lastupdate`` to ``t`` just before event code runs; ``clock_odes``
+    (clock-driven) are integrated every step for every synapse, after the neuron state
+    updates and before thresholds take effect (events, resets), and may read ``x_pre`` /
+    ``x_post``."""
 
     name: str
     pre: str
@@ -110,6 +117,11 @@ class Projection:
     method: str | None = None
     method_used: str | None = None
     update: list[Statement] = field(default_factory=list)  # in terms of ``_elapsed``
+    # clock-driven equations: one step of ``dt`` every step, for every synapse
+    clock_odes: list[ODE] = field(default_factory=list)
+    clock_method_used: str | None = None
+    clock_update: list[Statement] = field(default_factory=list)
+    subexpression_texts: dict[str, str] = field(default_factory=dict)  # name -> source line
 
     @property
     def n_synapses(self) -> int:
@@ -134,7 +146,14 @@ class Monitor:
 
 @dataclass
 class Program:
-    """The whole network: populations, projections, monitors, step size and seed."""
+    """The whole network: populations, projections, monitors, step size and seed.
+
+    ``schedule`` is the order of the stages of a step: ``"brian2"`` (every state update,
+    then every threshold, every synaptic pathway, every reset) or ``"layered"`` (one
+    population at a time, in ``order``: its state update, threshold, outgoing ``on_pre``
+    pathways, the ``on_post`` pathways of the projections into it, its reset). ``order``
+    and ``late`` (projections delivering into a population already stepped, so one step
+    later than their delay) are filled by the ``schedule`` pass."""
 
     dt: float  # seconds
     populations: dict[str, Population]
@@ -143,6 +162,13 @@ class Program:
     seed: int | None = None
     batch: int = 1
     passes: list[str] = field(default_factory=list)
+    schedule: str = "brian2"
+    order: tuple[str, ...] = ()
+    late: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"unknown schedule {self.schedule!r}")
 
     def with_(self, **changes: object) -> Program:
         return replace(self, **changes)
@@ -151,6 +177,15 @@ class Program:
         """A readable summary: populations, state, integrators, projections."""
         lines = [f"Program: dt = {self.dt * 1e3:g} ms, batch = {self.batch}, "
                  f"seed = {self.seed}"]
+        if self.schedule == "layered":
+            lines.append("  schedule: layered (one population at a time: update, threshold, "
+                         "on_pre out, on_post in, reset), order "
+                         + (" -> ".join(self.order) or "not fixed yet (schedule pass)"))
+            if self.late:
+                lines.append("    one step later than their delay (target already stepped): "
+                             + ", ".join(self.late))
+        else:
+            lines.append("  schedule: brian2 (all updates, thresholds, synapses, resets)")
         for p in self.populations.values():
             lines.append(f"  population {p.name} ({p.kind}, {p.size} neurons"
                          + (f", model {p.model_name}" if p.model_name else "") + ")")
@@ -177,10 +212,13 @@ class Program:
             if pr.odes:
                 lines.append(f"    event-driven ({pr.method_used or pr.method or 'auto'}): "
                              + "; ".join(o.name for o in pr.odes))
-            if pr.on_pre_text:
-                lines.append(f"    on_pre: {pr.on_pre_text.strip()}")
-            if pr.on_post_text:
-                lines.append(f"    on_post: {pr.on_post_text.strip()}")
+            if pr.clock_odes:
+                lines.append(f"    clock-driven ({pr.clock_method_used or pr.method or 'auto'})"
+                             ": " + "; ".join(o.name for o in pr.clock_odes))
+            for what, text in (("on_pre", pr.on_pre_text), ("on_post", pr.on_post_text)):
+                if text.strip():
+                    lines.append(f"    {what}: " + "; ".join(
+                        ln.strip() for ln in text.strip().splitlines() if ln.strip()))
         for m in self.monitors.values():
             lines.append(f"  monitor {m.name}: {m.kind} of {m.target}"
                          + (f" {', '.join(m.variables)}" if m.variables else ""))

@@ -761,7 +761,9 @@ def _works(method: str, system: _System) -> bool:
 
 def integrate(program: ir.Program, method: str | None = None) -> ir.Program:
     """The pass: every population's ODEs become statements appended to its ``update``,
-    and ``method_used`` records the integrator. ``method`` forces one method for every
+    and ``method_used`` records the integrator; a projection's event-driven ODEs become
+    its ``update`` (over ``_elapsed``, the time since the last event) and its clock-driven
+    ODEs its ``clock_update`` (``clock_method_used``). ``method`` forces one method for every
     population; otherwise the population's own ``method`` (or the automatic choice) is
     used. ``dt`` is the number ``program.dt * time_scale`` (the backends print no ``dt``
     symbol), ``t`` stays the symbol ``t``."""
@@ -779,12 +781,18 @@ def integrate(program: ir.Program, method: str | None = None) -> ir.Program:
     projs = {}
     elapsed = sympy.Symbol("_elapsed", real=True)
     for key, pr in program.projections.items():
-        if not pr.odes:
-            projs[key] = pr
-            continue
-        # event-driven equations are advanced over the time since the last event
-        statements, used = integrate_odes(pr.odes, method=method or pr.method, dt=elapsed,
-                                          where=f"connection '{pr.name}' (event-driven)")
-        projs[key] = pr.with_(update=statements, method_used=used)
+        if pr.odes:
+            # event-driven equations are advanced over the time since the last event
+            statements, used = integrate_odes(pr.odes, method=method or pr.method,
+                                              dt=elapsed,
+                                              where=f"connection '{pr.name}' (event-driven)")
+            pr = pr.with_(update=statements, method_used=used)
+        if pr.clock_odes:
+            # clock-driven equations: one step of dt, like a population's
+            statements, used = integrate_odes(pr.clock_odes, method=method or pr.method,
+                                              dt=sympy.Float(program.dt * pr.time_scale),
+                                              where=f"connection '{pr.name}' (clock-driven)")
+            pr = pr.with_(clock_update=statements, clock_method_used=used)
+        projs[key] = pr
     return program.with_(populations=pops, projections=projs,
                          passes=[*program.passes, "integrate"])

@@ -1,10 +1,12 @@
 """simplify: common-subexpression elimination and dead-state elimination.
 
-* CSE: repeated subexpressions of a population's update are computed once, into
-  temporaries ``_cse0, _cse1, ...`` (sympy's ``cse``).
+* CSE: repeated subexpressions of a population's update (and of a projection's
+  clock-driven update) are computed once, into temporaries ``_cse0, _cse1, ...``
+  (sympy's ``cse``).
 * Dead state: a state variable that influences nothing observable (spikes, resets,
-  refractoriness, monitors, synapses, or another live variable) is not updated and not
-  stored. It is listed in ``Population.removed`` and reported by ``describe()``.
+  refractoriness, monitors, synaptic event code or clock-driven synaptic equations, or
+  another live variable) is not updated and not stored. It is listed in
+  ``Population.removed`` and reported by ``describe()``.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ def live_variables(p: ir.Population, program: ir.Program) -> set[str]:
             for v in m.variables:
                 roots |= {v} | _names(p.subexpressions.get(v))
     for pr in program.projections.values():
-        for st in [*pr.on_pre, *pr.on_post]:
+        for st in [*pr.on_pre, *pr.on_post, *(Statement(o.name, "=", o.rhs)
+                                                for o in pr.clock_odes)]:
             names = _names(st.expr) | {st.target}
             if pr.post == p.name:
                 roots |= {n[:-5] for n in names if n.endswith("_post")}
@@ -116,7 +119,11 @@ def prune(program: ir.Program) -> ir.Program:
 
 
 def cse(program: ir.Program) -> ir.Program:
-    """CSE of every population's update (run after ``integrate``)."""
+    """CSE of every population's update and every projection's clock-driven update (run
+    after ``integrate``)."""
     pops = {k: (p.with_(update=cse_statements(p.update)) if p.update else p)
             for k, p in program.populations.items()}
-    return program.with_(populations=pops, passes=[*program.passes, "cse"])
+    projs = {k: (pr.with_(clock_update=cse_statements(pr.clock_update)) if pr.clock_update
+                 else pr) for k, pr in program.projections.items()}
+    return program.with_(populations=pops, projections=projs,
+                         passes=[*program.passes, "cse"])

@@ -85,6 +85,9 @@ def specialize(program: ir.Program) -> ir.Program:
                                   on_post=_stmts(pr.on_post, values),
                                   odes=[ir.ODE(o.name, o.rhs.xreplace(values), o.text)
                                         for o in pr.odes],
-                                  update=_stmts(pr.update, values))
+                                  update=_stmts(pr.update, values),
+                                  clock_odes=[ir.ODE(o.name, o.rhs.xreplace(values), o.text)
+                                              for o in pr.clock_odes],
+                                  clock_update=_stmts(pr.clock_update, values))
     return program.with_(populations=pops, projections=projs,
                          passes=[*program.passes, "specialize"])

@@ -12,6 +12,7 @@ import linecache
 import os
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -182,8 +183,11 @@ class CompiledNetwork(torch.nn.Module):
         if backend == "auto":
             backend = auto_backend(dev)
         t0 = time.perf_counter()
-        program = run_passes(net.lower(batch=batch), method=method)
-        mons = {o.name: o for o in net.objects
+        from snncc.frontend.lower import lower_network
+
+        objects, owners = net.flatten()
+        program = run_passes(lower_network(net, batch=batch, objects=objects), method=method)
+        mons = {o.name: owners[o.name] for o in objects
                 if isinstance(o, (SpikeMonitor, StateMonitor, PopulationRateMonitor))}
         return cls(program, backend=backend, device=dev, dtype=dtype, monitors=mons,
                    compile_seconds=time.perf_counter() - t0, cuda_graph=cuda_graph)
@@ -380,6 +384,37 @@ class CompiledNetwork(torch.nn.Module):
         # like Brian2's restore(): recordings from after the restored time are dropped
         self._truncate_monitors(int(self._step))
         return out
+
+    def reset_state(self, keep: Sequence[str] = ()) -> None:
+        """Back to the initial state: state variables, synaptic traces, spikes in flight
+        (delay ring buffers), refractory bookkeeping, the step counter and the
+        recordings. Parameters (synaptic weights and other per-element values, which
+        learning or the user may have changed) are kept, and so are the variables named
+        in ``keep`` as ``"group.var"``. The random generator continues (a new trial gets
+        new noise)."""
+        keep = {keep} if isinstance(keep, str) else set(keep)
+        unknown = sorted(keep - set(self._keys))
+        if unknown:
+            raise NetworkError(f"reset(keep=...): no state {', '.join(unknown)}; known: "
+                               f"{', '.join(self._keys)}")
+        init: dict[str, tuple[Any, str]] = {}
+        owners = [*self.program.populations.values(), *self.program.projections.values()]
+        for owner in owners:
+            for name, var in owner.variables.items():
+                if var.kind != "param":
+                    init[f"{owner.name}.{name}"] = (var.init, var.dtype)
+        for k, spec in self._gen_info.state.items():
+            init[k] = (spec.init, spec.dtype)
+        with torch.no_grad():
+            for k, (value, _) in init.items():
+                if k in keep:
+                    continue
+                buf = getattr(self, _buffer_name(k))
+                v = torch.as_tensor(np.asarray(value, dtype=np.float64))
+                buf.copy_(v.to(buf.dtype).expand(buf.shape) if v.ndim <= buf.ndim else v)
+            self._step.fill_(0)
+        self._rec.clear()
+        self._bind_monitors()
 
     # --------------------------------------------------------------- inspection
     def source(self) -> str:

@@ -2,9 +2,11 @@
 
 The generated module (``templates/torch/network.py.j2``) binds the state tensors once
 and returns a closure that advances the network one step, in Brian2's order: monitors
-(start of step), state updates, thresholds, synaptic events, resets. Expressions are
-printed by :class:`~snncc.backends.torch.printer.TorchPrinter`; nothing here parses
-strings.
+(start of step), state updates (neurons, then clock-driven synaptic equations),
+thresholds, synaptic events, resets -- or, under ``schedule="layered"``, one population
+at a time in the order of the ``schedule`` pass (see :meth:`_Gen.layered_blocks`).
+Expressions are printed by
+:class:`~snncc.backends.torch.printer.TorchPrinter`; nothing here parses strings.
 """
 
 from __future__ import annotations
@@ -12,7 +14,14 @@ from __future__ import annotations
 import numpy as np
 import sympy
 
-from snncc.backends.common import Generated, StateSpec, ell_table
+from snncc.backends.common import (
+    Generated,
+    StateSpec,
+    ell_table,
+    layer_reason,
+    layered_order,
+    schedule_notes,
+)
 from snncc.backends.templating import render
 from snncc.backends.torch.printer import TorchPrinter
 from snncc.ir import program as ir
@@ -114,7 +123,8 @@ class _Gen:
         """``target = expr`` as torch code; a linear combination of tensors with numeric
         coefficients becomes one multiply and in-place ``add_`` calls (fewer temporaries
         than the printed expression)."""
-        terms = sympy.Add.make_args(sympy.expand(expr)) if pr.is_tensor(expr) else ()
+        terms = (sympy.Add.make_args(sympy.expand(expr))
+                 if isinstance(expr, sympy.Expr) and pr.is_tensor(expr) else ())
         lin: list[tuple[float, sympy.Symbol]] = []
         const = 0.0
         for term in terms:
@@ -181,13 +191,7 @@ class _Gen:
                     and {sy.name for sy in st.expr.free_symbols} <= state_vars:
                 inline[st.target] = st.expr
                 continue
-            tensor = pr.is_tensor(st.expr)
-            code = self.assign(pr, st.target, st.expr) + ("" if tensor else "  # scalar")
-            if tensor:
-                pr.tensors.add(st.target)
-            pr.names[st.target] = st.target
-            comment = "" if st.comment == "common subexpression" else st.comment
-            lines.append({"comment": comment, "code": code})
+            lines.append(self.temporary(pr, st))
         for name, expr in inline.items():  # deferred but not consumed: compute normally
             pr.tensors.add(name)
             pr.names[name] = name
@@ -295,6 +299,80 @@ class _Gen:
         return render("torch", "reset.j2", pop={"name": pop.name, "lines": lines})
 
     # ------------------------------------------------------------ synapses
+    def temporary(self, printer: TorchPrinter, st: Statement) -> dict[str, str]:
+        """``st`` (a temporary, e.g. a common subexpression) as a template line; the
+        printer knows its name afterwards."""
+        tensor = printer.is_tensor(st.expr)
+        code = self.assign(printer, st.target, st.expr) + ("" if tensor else "  # scalar")
+        if tensor:
+            printer.tensors.add(st.target)
+        printer.names[st.target] = st.target
+        comment = "" if st.comment == "common subexpression" else st.comment
+        return {"comment": comment, "code": code}
+
+    def synapse_update(self, pr: ir.Projection) -> str | None:
+        """The clock-driven equations of a projection, for every synapse ([batch, S]
+        tensors): the pre/post variables they read are gathered per synapse first."""
+        if not pr.clock_update:
+            return None
+        names: dict[str, str] = {}
+        tensors: set[str] = set()
+        for k in pr.variables:
+            names[k] = self.bind_state(pr.name, k)
+            tensors.add(k)
+        names["t"] = self.time_name(pr.time_scale)
+        shape = f"{pr.name}_shape"
+        line = f"{shape} = ({self.B}, {pr.n_synapses})"
+        if line not in self.bindings:
+            self.bindings.append(line)
+        used = {sy.name for st in pr.clock_update for sy in st.expr.free_symbols}
+        gathers: list[dict[str, str]] = []
+        for side, pop_name, index in (("pre", pr.pre, pr.i), ("post", pr.post, pr.j)):
+            for k in self.p.populations[pop_name].variables:
+                sname = f"{k}_{side}"
+                if sname not in used:
+                    continue
+                idx = self.bind_array(pr.name, "i" if side == "pre" else "j", index)
+                names[sname] = f"_{sname}"
+                tensors.add(sname)
+                gathers.append({"comment": f"{sname}: {pop_name}.{k} of each synapse's "
+                                           f"{side}synaptic neuron",
+                                "code": f"_{sname} = {self.bind_state(pop_name, k)}"
+                                        f".index_select(1, {idx})"})
+        for k, index in (("i", pr.i), ("j", pr.j)):
+            if k in used:  # [batch, S] like the state (in-place sums need the full shape)
+                names[k] = self.bind_array(pr.name, f"{k}_value", np.tile(
+                    index.astype(np.float64), (self.B, 1)))
+                tensors.add(k)
+        printer = TorchPrinter(names, tensors, rand_shape=shape, constant=self.const)
+        state_vars = {o.name for o in pr.clock_odes}
+        lines: list[dict[str, str]] = []
+        commits: list[dict[str, str]] = []
+        # temporaries in order (they read old values only), then the new values committed
+        for st in pr.clock_update:
+            if st.target not in state_vars:
+                lines.append(self.temporary(printer, st))
+                continue
+            tgt = names[st.target]
+            coeff, rest = st.expr.as_coeff_Mul()
+            if rest == sympy.Symbol(st.target, real=True) and coeff.is_Number:
+                code = f"{tgt}.mul_({self.const(float(coeff))})"
+            elif not printer.is_tensor(st.expr):
+                code = f"{tgt}.fill_({printer.doprint(st.expr)})"
+            elif isinstance(st.expr, sympy.Symbol) and st.expr.name.startswith("_"):
+                code = f"{tgt}.copy_({printer.doprint(st.expr)})"
+            else:
+                lines.append({"comment": st.comment,
+                              "code": self.assign(printer, f"_new_{st.target}", st.expr)})
+                code = f"{tgt}.copy_(_new_{st.target})"
+            commits.append({"comment": st.comment, "code": code})
+        return render("torch", "synapse_update.j2", syn={
+            "name": pr.name, "pre": pr.pre, "post": pr.post, "n_syn": pr.n_synapses,
+            "method": pr.clock_method_used or "-",
+            "equations": [o.text for o in pr.clock_odes],
+            "subexpressions": list(pr.subexpression_texts.values()),
+            "lines": gathers + lines + commits})
+
     def pathway(self, pr: ir.Projection, direction: str) -> str | None:
         statements = pr.on_pre if direction == "on_pre" else pr.on_post
         if not statements:
@@ -506,13 +584,18 @@ class _Gen:
         return render("torch", "monitors.j2", mon={"name": m.name, "kind": m.kind,
                                                    "target": m.target, "lines": lines})
 
-    # ------------------------------------------------------------ module
-    def generate(self) -> Generated:
+    # ------------------------------------------------------------ schedules
+    def brian2_blocks(self) -> list[str | None]:
+        """Brian2's order: state monitors (start of step), all state updates, all
+        thresholds (and spike monitors), all on_pre pathways, all on_post, all resets."""
         p = self.p
         pops = list(p.populations.values())
         blocks: list[str | None] = []
         blocks += [self.monitor(m) for m in p.monitors.values() if m.kind == "state"]
         blocks += [self.state_update(pop) for pop in pops]
+        # clock-driven synaptic equations: with the state updates (Brian2's "groups"
+        # slot), after the neurons', before thresholds take effect (events, resets)
+        blocks += [self.synapse_update(pr) for pr in p.projections.values()]
         blocks += [self.threshold(pop) for pop in pops]
         blocks += [self.monitor(m) for m in p.monitors.values() if m.kind != "state"]
         for pr in p.projections.values():
@@ -520,11 +603,43 @@ class _Gen:
         for pr in p.projections.values():
             blocks.append(self.pathway(pr, "on_post"))
         blocks += [self.reset(pop) for pop in pops]
+        return blocks
+
+    def layered_blocks(self) -> list[str | None]:
+        """The ``"layered"`` order: state monitors (start of step), then one population
+        at a time in ``Program.order``: its state update, the clock-driven equations of
+        the projections into it, its threshold (and spike monitors), its outgoing on_pre
+        pathways, the on_post pathways of the projections into it, its reset."""
+        p = self.p
+        projections = list(p.projections.values())
+        blocks: list[str | None] = [self.monitor(m) for m in p.monitors.values()
+                                    if m.kind == "state"]
+        order = layered_order(p)
+        for k, name in enumerate(order):
+            pop = p.populations[name]
+            blocks.append(f"        # ######## {k + 1}/{len(order)}: {name} "
+                          f"({layer_reason(p, name)}) ########")
+            blocks.append(self.state_update(pop))
+            blocks += [self.synapse_update(pr) for pr in projections if pr.post == name]
+            blocks.append(self.threshold(pop))
+            blocks += [self.monitor(m) for m in p.monitors.values()
+                       if m.kind != "state" and m.target == name]
+            blocks += [self.pathway(pr, "on_pre") for pr in projections if pr.pre == name]
+            blocks += [self.pathway(pr, "on_post") for pr in projections if pr.post == name]
+            blocks.append(self.reset(pop))
+        return blocks
+
+    # ------------------------------------------------------------ module
+    def generate(self) -> Generated:
+        p = self.p
+        pops = list(p.populations.values())
+        blocks = self.layered_blocks() if p.schedule == "layered" else self.brian2_blocks()
         scales = {pop.time_scale for pop in pops}
         self.out.source = render(
             "torch", "network.py.j2", net_name="network", dt_ms=f"{p.dt * 1e3:g}",
             dt_s=repr(p.dt), dt_ms_exact=repr(p.dt * 1e3), batch=p.batch,
             passes=" -> ".join(p.passes) or "none", bindings=self.bindings,
+            schedule=schedule_notes(p),
             need_t_ms=self.need_t_ms or 1000.0 in scales,
             blocks=[b.strip("\n") for b in blocks if b])
         self.out.source = self.out.source.replace("import torch\n",

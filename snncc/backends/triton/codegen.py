@@ -5,11 +5,19 @@ monitors' recording (values at the start of the step), refractoriness, the state
 the threshold, the spike output (into the population's spike history, a ring buffer of
 ``max delay + 1`` steps, and the monitors' raster) and -- where no synapse reads or
 writes what it changes -- the reset. Spike sources (Poisson, generators) get one kernel
-each. Each synaptic pathway (``on_pre`` / ``on_post`` of a projection) is one
-event-driven kernel over the source neurons and all delay groups at once: blocks without
-a spike do nothing; for a spiking neuron its row of the synapse table (ELL) is loaded
-and the pathway's statements run per synapse, with atomic adds on the target side.
+each. A projection with clock-driven equations gets one elementwise kernel over its
+synapses, run after the population kernels (Brian2's "groups" slot, neurons first).
+Each synaptic pathway (``on_pre`` / ``on_post`` of a projection) is one event-driven
+kernel over the source neurons and all delay groups at once: blocks without a spike do
+nothing; for a spiking neuron its row of the synapse table (ELL) is loaded and the
+pathway's statements run per synapse, with atomic adds on the target side.
 Resets that synapses could observe run after the pathways, as in Brian2.
+
+That is Brian2's launch order (all population kernels, clock-driven kernels, on_pre,
+on_post, deferred resets). Under ``schedule="layered"`` the same kernels are launched one
+population at a time in ``Program.order`` (see :meth:`_Gen.layered_launches`); state
+monitors of a population that synaptic kernels change before its own kernel runs record
+in a kernel of their own, launched first.
 
 Expressions are printed by :class:`~snncc.backends.triton.printer.TritonPrinter`; the
 kernels and the launch code are framed by ``templates/triton/*.j2``; nothing here parses
@@ -27,7 +35,7 @@ import numpy as np
 import sympy
 
 from snncc.backends import common
-from snncc.backends.common import StateSpec, ell_table
+from snncc.backends.common import StateSpec, ell_table, layer_reason, layered_order, schedule_notes
 from snncc.backends.templating import render
 from snncc.backends.triton.printer import TritonPrinter
 from snncc.errors import BackendError
@@ -133,15 +141,21 @@ class _Gen:
                 self.hist_len[pr.pre] = max(self.hist_len[pr.pre], int(pr.delay.max()) + 1)
         self.rastered = {m.target for m in program.monitors.values()
                          if m.kind in ("spike", "rate")}
-        # variables of each population that synaptic code reads or writes
+        # variables of each population that synaptic code run between its kernel and its
+        # reset reads or writes: under Brian2's order, all synaptic code (event code and
+        # clock-driven equations run after every population kernel); under the layered
+        # order, the code launched in the population's own slot (the clock-driven
+        # equations and on_post of the projections into it, its outgoing on_pre)
         self.touched: dict[str, set[str]] = {p: set() for p in program.populations}
+        layered = program.schedule == "layered"
         for pr in program.projections.values():
-            names = _names_in(pr.on_pre) | _names_in(pr.on_post)
-            for n in names:
-                if n.endswith("_pre"):
-                    self.touched[pr.pre].add(n[:-4])
-                elif n.endswith("_post"):
-                    self.touched[pr.post].add(n[:-5])
+            for code, slot in ((pr.on_pre, pr.pre), (pr.on_post, pr.post),
+                               (pr.clock_update, pr.post)):
+                for n in _names_in(code):
+                    owner, var = ((pr.pre, n[:-4]) if n.endswith("_pre") else
+                                  (pr.post, n[:-5]) if n.endswith("_post") else (None, n))
+                    if owner is not None and (not layered or owner == slot):
+                        self.touched[owner].add(var)
 
     # ------------------------------------------------------------ helpers
     def lanes(self, pop: ir.Population) -> int:
@@ -167,6 +181,16 @@ class _Gen:
         names.update({"_n": "step_", "t": "t_", "i": "i_"})
         return TritonPrinter(names, self.draw("offs_", "lanes"), self.streams)
 
+    def synapse_indices(self, k: _Kernel, pr: ir.Projection, pre: bool, post: bool) -> None:
+        """Give kernel ``k`` the pre (``i_ptr_``) and/or post (``j_ptr_``) neuron index of
+        each synapse of ``pr``."""
+        if pre:
+            self.out.arrays[f"{pr.name}.i"] = pr.i.astype(np.int64)
+            k.ptr("i_ptr_", f"A:{pr.name}.i")
+        if post:
+            self.out.arrays[f"{pr.name}.j"] = pr.j.astype(np.int64)
+            k.ptr("j_ptr_", f"A:{pr.name}.j")
+
     def variables(self, k: _Kernel, owner: str, names: list[str]) -> list[dict[str, str]]:
         """Pointer arguments for ``owner``'s variables ``names``: (local, pointer) pairs."""
         return [{"local": _local(v), "ptr": k.ptr(_ptr(v), f"S:{owner}.{v}")} for v in names]
@@ -184,12 +208,14 @@ class _Gen:
         return {"L": L, "raster": raster}
 
     # ------------------------------------------------------------ neurons
-    def neuron_kernel(self, pop: ir.Population) -> None:
+    def neuron_kernel(self, pop: ir.Population, record: bool = True) -> None:
+        """The fused kernel of ``pop``; ``record``: its state monitors record here (else
+        in :meth:`record_kernel`, launched at the start of the step)."""
         k = _Kernel(f"{pop.name}_neurons", f"{pop.name}: {pop.size} neurons, model "
                     f"'{pop.model_name}', method {pop.method_used or '-'}")
         pr = self.pop_printer(pop)
         loads = self.variables(k, pop.name, list(pop.variables))
-        recorders = self.state_recorders(k, pop, pr)
+        recorders = self.state_recorders(k, pop, pr) if record else []
         refractory = None
         if pop.refractory is not None:
             steps = refractory_steps(pop.refractory)
@@ -234,6 +260,27 @@ class _Gen:
                       if pop.update else [], update=update, threshold=threshold,
                       spike_out=spike_out, reset=reset, stores=stores)
         self.add_kernel(k, text, pop, self.lanes(pop))
+
+    def record_kernel(self, pop: ir.Population) -> None:
+        """The state monitors of ``pop`` as a kernel of their own, launched first in the
+        step: under the layered schedule, synaptic kernels launched before ``pop``'s
+        kernel change its variables, and monitors record the start of the step."""
+        k = _Kernel(f"{pop.name}_record", f"{pop.name}: state monitors (values at the "
+                    f"start of the step)")
+        pr = self.pop_printer(pop)
+        used: set[str] = set()
+        for m in self.p.monitors.values():
+            if m.kind == "state" and m.target == pop.name:
+                for v in m.variables:
+                    expr = pop.subexpressions.get(v, _sym(v))
+                    used |= {v} | {sy.name for sy in expr.free_symbols}
+        loads = self.variables(k, pop.name, [v for v in pop.variables if v in used])
+        recorders = self.state_recorders(k, pop, pr)
+        text = render("triton", "neurons.j2", k=k, t=self.time(pop.time_scale), loads=loads,
+                      recorders=recorders, refractory=None, method=None, equations=[],
+                      subexpressions=[], update=[], threshold=None, spike_out=None,
+                      reset=[], stores=[])
+        self.add_kernel(k, text, pop, self.lanes(pop), phase="record")
 
     def state_recorders(self, k: _Kernel, pop: ir.Population, pr: TritonPrinter
                         ) -> list[dict]:
@@ -329,6 +376,55 @@ class _Gen:
         self.add_kernel(k, text, pop, self.lanes(pop))
 
     # ------------------------------------------------------------ synapses
+    def synapse_kernel(self, pr: ir.Projection) -> None:
+        """The clock-driven equations of a projection: one lane per synapse (and batch
+        entry), in place, after the population kernels (``templates/triton/synapses.j2``).
+        The pre/post variables they read are gathered through the synapse's i / j."""
+        pops = self.p.populations
+        S = pr.n_synapses
+        k = _Kernel(f"{pr.name}_synapses", f"{pr.name}: {S} synapses, clock-driven, method "
+                    f"{pr.clock_method_used or '-'}")
+        names: dict[str, str] = {"i": "ipre_.to(DT)", "j": "jpost_.to(DT)", "t": "t_"}
+        for v in pr.variables:
+            names[v] = _local(v)
+        used = _names_in(pr.clock_update)
+        gathers = []
+        for side, pop_name, index in (("pre", pr.pre, "pre_"), ("post", pr.post, "post_")):
+            for v in pops[pop_name].variables:
+                sname = f"{v}_{side}"
+                if sname not in used:
+                    continue
+                names[sname] = _local(sname)
+                gathers.append({"local": _local(sname), "index": index,
+                                "ptr": k.ptr(f"{sname}_side_ptr_", f"S:{pop_name}.{v}"),
+                                "what": f"{pop_name}.{v} of each synapse's {side}synaptic "
+                                        "neuron"})
+        printer = TritonPrinter(names, self.draw("offs_", "lanes"), self.streams)
+        state_vars = {o.name for o in pr.clock_odes}
+        loads = self.variables(k, pr.name, [v for v in pr.variables if v in used])
+        update, commits = [], []
+        for st in pr.clock_update:
+            if st.target in state_vars:
+                commits.append(_line(f"{_local(st.target)} = {printer.doprint(st.expr)}",
+                                     st.comment))
+                continue
+            printer.names[st.target] = st.target
+            update.append(_line(f"{st.target} = {printer.doprint(st.expr)}",
+                                "" if st.comment == "common subexpression" else st.comment))
+        uses = {"pre": any(g["index"] == "pre_" for g in gathers) or "i" in used,
+                "post": any(g["index"] == "post_" for g in gathers) or "j" in used,
+                "t": "t" in used}
+        self.synapse_indices(k, pr, uses["pre"], uses["post"])
+        stores = self.variables(k, pr.name, [o.name for o in pr.clock_odes])
+        text = render("triton", "synapses.j2", k=k, proj=pr.name, pre=pr.pre, post=pr.post,
+                      n_syn=S, method=pr.clock_method_used,
+                      equations=[o.text for o in pr.clock_odes],
+                      subexpressions=list(pr.subexpression_texts.values()),
+                      n_pre=pops[pr.pre].size, n_post=pops[pr.post].size, uses=uses,
+                      t=self.time(pr.time_scale), loads=loads, gathers=gathers,
+                      update=update + commits, stores=stores)
+        self.add_kernel(k, text, None, self.B * S, phase="synapses", size=S)
+
     def pathway_kernel(self, pr: ir.Projection, direction: str) -> None:
         statements = pr.on_pre if direction == "on_pre" else pr.on_post
         if not statements:
@@ -364,12 +460,7 @@ class _Gen:
         uses = {"sidx": "sidx_" in used, "zero": "zero_" in used,
                 "pre": "ipre_" in used or "pre_ " in used or "pre_," in used,
                 "post": "jpost_" in used or "post_ " in used or "post_," in used}
-        if uses["pre"]:
-            self.out.arrays[f"{pr.name}.i"] = pr.i.astype(np.int64)
-            k.ptr("i_ptr_", f"A:{pr.name}.i")
-        if uses["post"]:
-            self.out.arrays[f"{pr.name}.j"] = pr.j.astype(np.int64)
-            k.ptr("j_ptr_", f"A:{pr.name}.j")
+        self.synapse_indices(k, pr, uses["pre"], uses["post"])
         text = render("triton", "events.j2", k=k, direction=direction, proj=pr.name,
                       pre=pr.pre, post=pr.post, n_syn=S, src=src_name, groups=uniq.size,
                       L=self.hist_len[src_name], n_src=n_src, F=F,
@@ -423,8 +514,9 @@ class _Gen:
                  for ln in pr.on_pre_text.strip().splitlines()]
         for st in pr.on_pre:
             sign = "-" if st.op == "-=" else ""
+            # zero_ + (...): a bare Python float would be a float32 constant in a kernel
             body.append(_line(f"acc_{st.target}_ += tl.sum(tl.where(m_, "
-                              f"{sign}({printer.doprint(st.expr)}), 0.0), axis=0)",
+                              f"zero_ + {sign}({printer.doprint(st.expr)}), 0.0), axis=0)",
                               st.comment or str(st)))
         targets = []
         for tgt in dict.fromkeys(st.target for st in pr.on_pre):
@@ -489,6 +581,9 @@ class _Gen:
             comment = st.comment or str(st)
             if st.target in pr.variables:
                 x = _local(st.target)
+                if st.op == "=" and not st.expr.free_symbols:
+                    # a bare Python float would be a float32 constant in a kernel
+                    value = f"zero_ + ({value})"
                 lines.append(_line(f"{x} = " + (value if st.op == "=" else
                                                 f"{x} {st.op[0]} ({value})"), comment))
                 syn_written.append(st.target)
@@ -521,50 +616,125 @@ class _Gen:
         return f"{pr.post}.{name[:-5]}"
 
     # ------------------------------------------------------------ assembly
-    def add_kernel(self, k: _Kernel, text: str, pop: ir.Population, lanes: int,
+    def add_kernel(self, k: _Kernel, text: str, pop: ir.Population | None, lanes: int,
                    phase: str = "neurons", groups: int = 1, fan: int = 1,
-                   kind: str | None = None) -> None:
+                   kind: str | None = None, size: int | None = None) -> None:
+        """Add a kernel and its launch; ``size`` (the kernel's ``size`` argument) is the
+        population's size unless given."""
         # the stage templates leave blank lines where optional parts are absent
         self.kernels.append("\n".join(ln for ln in text.splitlines() if ln.strip()))
         self.out.kernels.append(k.name)
         kind = kind or ("events" if phase in ("on_pre", "on_post") else "neurons")
+        size = size if size is not None else pop.size  # type: ignore[union-attr]
         self.launches.append({"name": k.name, "phase": phase, "lanes": lanes, "kind": kind,
-                              "size": pop.size, "groups": groups, "fan": fan,
+                              "size": size, "groups": groups, "fan": fan, "note": "",
                               "args": [self._bind(src) for src in k.ptrs.values()]})
 
     def _bind(self, source: str) -> str:
         kind, key = source.split(":", 1)
         return f'{kind}["{key}"]'
 
-    def generate(self) -> Generated:
+    def population_kernel(self, pop: ir.Population, record: bool = True) -> None:
+        """The kernel of a population (none for neurons with nothing to do)."""
+        if pop.kind == "neuron":
+            if pop.update or pop.threshold is not None or pop.refractory is not None \
+                    or any(m.target == pop.name for m in self.p.monitors.values()):
+                self.neuron_kernel(pop, record=record)
+        elif pop.kind == "poisson":
+            self.poisson_kernel(pop)
+        else:
+            self.generator_kernel(pop)
+
+    def deferred_reset(self, pop: ir.Population) -> bool:
+        return pop.kind == "neuron" and pop.threshold is not None and not self.fused_reset(pop)
+
+    def brian2_launches(self) -> list[dict]:
+        """Brian2's order: the population kernels, the clock-driven synaptic kernels, the
+        on_pre kernels, the on_post kernels, the deferred resets."""
         p = self.p
         for pop in p.populations.values():
-            if pop.kind == "neuron":
-                if pop.update or pop.threshold is not None or pop.refractory is not None \
-                        or any(m.target == pop.name for m in p.monitors.values()):
-                    self.neuron_kernel(pop)
-            elif pop.kind == "poisson":
-                self.poisson_kernel(pop)
-            else:
-                self.generator_kernel(pop)
+            self.population_kernel(pop)
+        for pr in p.projections.values():
+            if pr.clock_update:
+                self.synapse_kernel(pr)
         for pr in p.projections.values():
             self.pathway_kernel(pr, "on_pre")
         for pr in p.projections.values():
             self.pathway_kernel(pr, "on_post")
         for pop in p.populations.values():
-            if pop.kind == "neuron" and pop.threshold is not None and not self.fused_reset(pop):
+            if self.deferred_reset(pop):
                 self.reset_kernel(pop)
+        order = {"neurons": 0, "synapses": 1, "on_pre": 2, "on_post": 3, "reset": 4}
+        return sorted(self.launches, key=lambda x: order[x["phase"]])
+
+    def layered_launches(self) -> list[dict]:
+        """The ``"layered"`` order (``Program.order``): the state monitors that must
+        record before synaptic kernels change their population, then per population its
+        kernel (update, threshold, fused reset), the clock-driven kernels of the
+        projections into it, its outgoing on_pre kernels, the on_post kernels of the
+        projections into it, its deferred reset. A reset is fused only when none of the
+        synaptic code launched between the population's kernel and the end of its slot
+        reads or writes what the reset changes (``self.touched``)."""
+        p = self.p
+        projections = list(p.projections.values())
+        order = layered_order(p)
+        # populations whose variables synaptic code launched before their own kernel
+        # writes (from the slot of a population earlier in the order)
+        early_writes: set[str] = set()
+        apart: set[str] = set()
+        for name in order:
+            pop = p.populations[name]
+            if pop.kind == "neuron" and name in early_writes and any(
+                    m.kind == "state" and m.target == name for m in p.monitors.values()):
+                self.record_kernel(pop)
+                apart.add(name)
+            for pr in projections:
+                for direction, statements in (("on_pre", pr.on_pre), ("on_post", pr.on_post)):
+                    if (pr.pre if direction == "on_pre" else pr.post) != name:
+                        continue
+                    for st in statements:
+                        if st.target in pr.variables:
+                            continue
+                        if st.target.endswith("_post"):
+                            early_writes.add(pr.post)
+                        elif st.target.endswith("_pre"):
+                            early_writes.add(pr.pre)
+        if self.launches:
+            self.launches[0]["note"] = ("state monitors of populations that synaptic "
+                                        "kernels change before their own kernel runs")
+        for k, name in enumerate(order):
+            pop = p.populations[name]
+            start = len(self.launches)
+            self.population_kernel(pop, record=name not in apart)
+            for pr in projections:
+                if pr.post == name and pr.clock_update:
+                    self.synapse_kernel(pr)
+            for pr in projections:
+                if pr.pre == name:
+                    self.pathway_kernel(pr, "on_pre")
+            for pr in projections:
+                if pr.post == name:
+                    self.pathway_kernel(pr, "on_post")
+            if self.deferred_reset(pop):
+                self.reset_kernel(pop)
+            if len(self.launches) > start:
+                self.launches[start]["note"] = (f"{k + 1}/{len(order)}: {name} "
+                                                f"({layer_reason(p, name)})")
+        return self.launches
+
+    def generate(self) -> Generated:
+        p = self.p
+        layered = p.schedule == "layered"
+        launches = self.layered_launches() if layered else self.brian2_launches()
         for m in p.monitors.values():
             if m.kind in ("spike", "rate"):
                 pop = p.populations[m.target]
                 self.out.monitors[m.name] = (m.kind, [f"{pop.name}.raster"], self.lanes(pop),
                                              pop.size)
-        order = {"neurons": 0, "on_pre": 1, "on_post": 2, "reset": 3}
-        launches = sorted(self.launches, key=lambda x: order[x["phase"]])
         self.out.source = render(
             "triton", "network.py.j2", dt_ms=f"{p.dt * 1e3:g}", batch=p.batch,
             passes=" -> ".join(p.passes) or "none", kernels=self.kernels, launches=launches,
-            seed=int(p.seed or 0) % 2**31)
+            seed=int(p.seed or 0) % 2**31, schedule=schedule_notes(p))
         return self.out
 
 
