@@ -83,6 +83,12 @@ def lower_network(net: Network, batch: int = 1, objects: list | None = None) -> 
             projections[obj.name] = _lower_connection(obj, lowered, net.dt, rng)
         elif isinstance(obj, (SpikeMonitor, StateMonitor, PopulationRateMonitor)):
             monitors[obj.name] = _lower_monitor(obj, lowered)
+    if getattr(net, "_learning", False):
+        # weights that training will change stay per-synapse variables (not constants)
+        for pr in projections.values():
+            w = pr.variables.get("w")
+            if w is not None and np.ndim(w.init) == 0:
+                w.init = np.full(pr.n_synapses, float(w.init))
     return ir.Program(dt=net.dt, populations={k: v.pop for k, v in lowered.items()},
                       projections=projections, monitors=monitors, seed=seed, batch=int(batch),
                       schedule=getattr(net, "schedule", "brian2"))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -19,7 +19,7 @@ import numpy as np
 from snncc.errors import NetworkError, ParameterError, ShapeError, UnitError
 from snncc.frontend.assembly import Assembly
 from snncc.frontend.models import NeuronModel, SynapseModel
-from snncc.frontend.objects import NetworkObject
+from snncc.frontend.objects import NetworkObject, detached
 from snncc.ir.program import SCHEDULES
 from snncc.units import Quantity, time_to_seconds
 
@@ -184,17 +184,131 @@ class Network(Assembly):
 
     # ------------------------------------------------------- SPAIC-style running
     def build(self, backend: str = "auto", device: str | None = None, dtype: Any = None,
-              batch: int = 1, **options: Any) -> CompiledNetwork:
+              batch: int = 1, *, learner: str | None = None, alpha: float | None = None,
+              detach_reset: bool = False, **options: Any) -> CompiledNetwork:
         """Compile the network and keep the result as ``net.sim``, the simulator that
-        :meth:`run`, :meth:`run_continue`, encoders and decoders use. Returns it."""
-        sim = self.compile(backend=backend, device=device, dtype=dtype, batch=batch,
-                           **options)
+        :meth:`run`, :meth:`run_continue`, encoders and decoders use. Returns it.
+
+        With ``learner`` (SPAIC's ``"STCA"`` / ``"STBP"`` or any surrogate name of
+        :mod:`snncc.learning.surrogates`, sharpness ``alpha``) the network also trains:
+        in training mode (:meth:`train`, on after such a build) :meth:`run` runs the
+        network as fused multi-step layers with surrogate gradients, decoders' ``predict``
+        is differentiable and :meth:`parameters` are the connections' weights; back in
+        simulation mode (``net.train(False)``) the simulator runs with the learned
+        weights. Needs ``schedule="layered"``; see :mod:`snncc.frontend.training`."""
+        object.__setattr__(self, "_learning", learner is not None)
+        try:
+            sim = self.compile(backend=backend, device=device, dtype=dtype, batch=batch,
+                               **options)
+        finally:
+            object.__setattr__(self, "_learning", False)
         object.__setattr__(self, "_sim", sim)
         object.__setattr__(self, "_sim_names", dict(self._build_names))
+        object.__setattr__(self, "_trainer", None)
+        object.__setattr__(self, "_training", False)
+        if learner is not None:
+            self._build_trainer(sim, learner, alpha, detach_reset, backend, batch)
         for node in self.walk():
             if hasattr(node, "_on_build") and not node.hidden:
                 node._on_build()
         return sim
+
+    # ------------------------------------------------------------- training
+    def _build_trainer(self, sim: CompiledNetwork, learner: str, alpha: float | None,
+                       detach_reset: bool, backend: str, batch: int) -> None:
+        from snncc.frontend.assembly import clone
+        from snncc.frontend.lower import lower_network
+        from snncc.frontend.monitors import SpikeMonitor
+        from snncc.frontend.nodes import Encoder
+        from snncc.frontend.training import training_plan
+        from snncc.learning import surrogates
+        from snncc.runtime.training import TrainableNetwork
+
+        surrogate = surrogates.resolve(learner)
+        objects, _ = self.flatten()
+        object.__setattr__(self, "_learning", True)
+        try:
+            lowered = lower_network(self, batch=batch, objects=objects)
+        finally:
+            object.__setattr__(self, "_learning", False)
+        plan = training_plan(self, objects, lowered, sim.program.order)
+        trainer = TrainableNetwork(plan, surrogate=surrogate, alpha=alpha,
+                                   detach_reset=detach_reset,
+                                   backend=backend if backend != "auto" else "auto",
+                                   dtype=sim.dtype).to(sim.device)
+        # the encoders run as their own small network: the same generated code, the
+        # same codings, their spikes become the trained layers' input
+        enc_net = Network(dt=self.dt * 1e3, seed=self.seed, name=f"{self.name}_inputs")
+        encoders = [e for e in self.walk() if isinstance(e, Encoder) and not e.hidden
+                    and e.lowers]
+        monitors = {}
+        for e, c in zip(encoders, clone(encoders)):
+            c.name = self._build_names[id(e)]
+            enc_net.add(c)
+            with detached():
+                monitors[c.name] = SpikeMonitor(c, name=f"{c.name}_spikes")
+            enc_net.add(monitors[c.name])
+        if encoders:
+            enc_net.build(backend=sim.backend_name, device=sim.device, dtype=sim.dtype,
+                          batch=batch)
+        object.__setattr__(self, "_trainer", trainer)
+        object.__setattr__(self, "_enc", (enc_net, dict(zip(encoders, [
+            self._build_names[id(e)] for e in encoders])), monitors))
+        object.__setattr__(self, "_training", True)
+        object.__setattr__(self, "_train_out", None)
+
+    def _need_trainer(self) -> Any:
+        if getattr(self, "_trainer", None) is None:
+            raise NetworkError(f"network '{self.name}' was not built for training; use "
+                               "net.build(..., learner='STCA') (or another surrogate)")
+        return self._trainer
+
+    def parameters(self) -> Iterator[Any]:
+        """The trainable weights (for a torch optimizer), after a build with a learner."""
+        return self._need_trainer().parameters()
+
+    def train(self, mode: bool = True) -> Network:
+        """Training mode (``run`` is differentiable) or, with ``False``, simulation mode:
+        the learned weights are written into the simulator first."""
+        trainer = self._need_trainer()
+        if not mode and self._training:
+            import torch
+
+            with torch.no_grad():
+                for c in trainer.plan.connections:
+                    w = self.sim.get(c.name, "w")
+                    w.copy_(trainer.synapse_weights(c.name).to(w).expand_as(w))
+        object.__setattr__(self, "_training", bool(mode))
+        return self
+
+    def eval(self) -> Network:
+        """Simulation mode: ``net.train(False)``."""
+        return self.train(False)
+
+    def _train_run(self, duration: float | Quantity) -> None:
+        from snncc.runtime.training import dense_spikes
+
+        sim = self.sim
+        enc_net, names, monitors = self._enc
+        steps = int(round(time_to_seconds(duration, "run duration") / self.dt))
+        inputs = {}
+        if names:
+            for e, name in names.items():
+                clone_obj = next(o for o in enc_net.walk() if o.name == name)
+                if e.data is None:
+                    raise NetworkError(f"Encoder '{e.name}' has no data; call it with the "
+                                       "input first (encoder(data))")
+                clone_obj(e.data)
+            enc_net.run(duration)
+            for name, mon in monitors.items():
+                inputs[name] = dense_spikes(mon._need(), steps, sim.program.batch,
+                                            sim.program.populations[name].size,
+                                            sim.device, sim.dtype)
+        else:
+            raise NetworkError(f"network '{self.name}' has no encoder to train from")
+        spikes, finals = self._trainer(inputs)
+        object.__setattr__(self, "_train_out", (spikes, finals, steps))
+        sim._step.fill_(steps)
 
     @property
     def sim(self) -> CompiledNetwork:
@@ -218,6 +332,9 @@ class Network(Assembly):
         time; a bare number means ms). Builds with default options if needed."""
         if self._sim is None:
             self.build()
+        if getattr(self, "_training", False):
+            self._train_run(duration)
+            return self.sim
         self.reset()
         return self.sim.run(duration)
 
@@ -225,6 +342,9 @@ class Network(Assembly):
         """Simulate ``duration`` more, continuing from the current state."""
         if self._sim is None:
             self.build()
+        if getattr(self, "_training", False):
+            raise NetworkError("run_continue is not available in training mode (each "
+                               "training run starts from the initial state); use run")
         return self.sim.run(duration)
 
     def reset(self, keep: Sequence[str] = ()) -> None:

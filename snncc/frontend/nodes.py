@@ -358,6 +358,8 @@ class Decoder(NetworkObject):
         g, lo, hi = split_group(self.target)
         B = sim.program.batch
         name = self.network.build_name(g)  # type: ignore[union-attr]
+        if getattr(self.network, "_training", False):
+            return self._train_predict(name, lo, hi)
         if self.coding == "final_step_voltage":
             return sim.get(name, self.variable)[:, lo:hi].detach().clone()
         d = self._data
@@ -384,6 +386,25 @@ class Decoder(NetworkObject):
                                    "last reset; run the network first")
             counts = counts / sim.t
         return torch.as_tensor(counts).to(sim.device, sim.dtype)
+
+    def _train_predict(self, name: str, lo: int, hi: int) -> torch.Tensor:
+        """``predict`` in training mode: from the trained layers, differentiable."""
+        out = self.network._train_out  # type: ignore[union-attr]
+        if out is None:
+            raise NetworkError(f"Decoder '{self.name}': run the network first")
+        spikes, finals, steps = out
+        if self.coding in ("spike_counts", "spike_rate"):
+            counts = spikes[name][..., lo:hi].sum(dim=0)
+            return counts if self.coding == "spike_counts" else \
+                counts / (steps * self.network.dt)  # type: ignore[union-attr]
+        if self.coding == "final_step_voltage":
+            if self.variable not in finals[name]:
+                raise NetworkError(f"Decoder '{self.name}': the trained layer of '{name}' "
+                                   f"has no state '{self.variable}'")
+            return finals[name][self.variable][..., lo:hi]
+        raise NetworkError(f"Decoder '{self.name}': '{self.coding}' is not available in "
+                           "training mode; use spike_counts, spike_rate or "
+                           "final_step_voltage")
 
     def classes(self) -> torch.Tensor:
         """The winning neuron per batch element: the largest output, or for

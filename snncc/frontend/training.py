@@ -1,0 +1,157 @@
+"""Training a network by BPTT (SPAIC's learners): the plan of what trains.
+
+A network with ``schedule="layered"`` whose neuron groups are fed through static,
+delay-free connections with ``on_pre`` code ``x += c*w`` (one statement: a constant
+times the synaptic weight, added to a variable ``x`` of the post group) is, step for
+step, a stack of multi-step layers: the input of group ``G`` at step ``n`` is
+``sum_c c * (s_pre[n] @ W_c)`` and ``G``'s update adds it to ``x`` before integrating,
+exactly as the delivered spikes do in the simulation. This module checks that and
+describes it as plain data (:class:`TrainPlan`); the runtime builds the modules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import sympy
+
+from snncc.errors import NetworkError
+
+
+@dataclass
+class TrainConnection:
+    """A trainable connection: weight ``w[k]`` of synapse ``(i[k], j[k])``, delivered as
+    ``scale * w`` into the post group's ``target``."""
+
+    name: str
+    pre: str
+    post: str
+    i: np.ndarray
+    j: np.ndarray
+    w: np.ndarray
+    scale: float
+    target: str
+    n_pre: int
+    n_post: int
+
+
+@dataclass
+class TrainGroup:
+    """A neuron group trained as a layer: the user's model and parameters, its input
+    variable, and its initial state per neuron (SI units for models with units)."""
+
+    name: str
+    model: Any
+    params: dict[str, Any]
+    size: int
+    input: str | None
+    init: dict[str, np.ndarray]
+
+
+@dataclass
+class TrainPlan:
+    """Groups in step order, connections, encoders (their spikes are inputs) and the
+    decoders that read the outputs."""
+
+    dt: float
+    groups: list[TrainGroup] = field(default_factory=list)
+    connections: list[TrainConnection] = field(default_factory=list)
+    encoders: dict[str, int] = field(default_factory=dict)  # build name -> size
+
+
+def training_plan(net: Any, objects: list[Any], program: Any, order: Sequence[str]
+                  ) -> TrainPlan:
+    """Check that ``net`` (flattened ``objects``, lowered ``program`` before passes, the
+    layered population ``order``) trains as layers; raise a :class:`NetworkError` naming
+    what does not."""
+    from snncc.frontend.network import Connection, NeuronGroup
+    from snncc.frontend.nodes import Encoder
+
+    if getattr(net, "schedule", "brian2") != "layered":
+        raise NetworkError(f"network '{net.name}': training needs schedule='layered' "
+                           "(Network(..., schedule='layered')), so that the trained layers "
+                           "and the simulation step the same way")
+    plan = TrainPlan(dt=program.dt)
+    groups = {o.name: o for o in objects if isinstance(o, NeuronGroup)}
+    for name, g in groups.items():
+        if isinstance(g, Encoder):
+            if g.coding == "constant_current":
+                raise NetworkError(f"Encoder '{name}': constant-current encoders cannot be "
+                                   "trained through yet; use a spiking coding")
+            plan.encoders[name] = g.size
+    conns: list[TrainConnection] = []
+    for c in objects:
+        if not isinstance(c, Connection):
+            continue
+        pr = program.projections[c.name]
+        who = f"Connection '{c.name}'"
+        if pr.on_post or pr.odes or getattr(pr, "clock_odes", None):
+            raise NetworkError(f"{who}: plastic synapses (on_post code or synaptic "
+                               "equations) cannot be trained by BPTT; use a static model "
+                               "such as on_pre='v += w'")
+        if np.any(np.asarray(pr.delay) != 0):
+            raise NetworkError(f"{who}: delayed connections cannot be trained yet")
+        if len(pr.on_pre) != 1 or pr.on_pre[0].op != "+=" or \
+                not pr.on_pre[0].target.endswith("_post"):
+            raise NetworkError(f"{who}: a trainable connection's on_pre is one statement "
+                               f"'x += w' (or 'x += c*w'), got {pr.on_pre_text.strip()!r}")
+        st = pr.on_pre[0]
+        w = sympy.Symbol("w", real=True)
+        if "w" not in pr.variables:
+            raise NetworkError(f"{who}: a trainable connection needs a per-synapse weight "
+                               "'w' (weight=..., w_init=...)")
+        values = {sympy.Symbol(k, real=True): v for k, v in pr.constants.items()}
+        scale = sympy.simplify(st.expr.xreplace(values) / w)
+        if scale.free_symbols or not scale.is_number:
+            raise NetworkError(f"{who}: on_pre must add a constant times w, got "
+                               f"{pr.on_pre_text.strip()!r}")
+        pairs = pr.i.astype(np.int64) * (10**12) + pr.j.astype(np.int64)
+        if np.unique(pairs).size != pairs.size:
+            raise NetworkError(f"{who}: two synapses join the same pair of neurons; a "
+                               "trainable connection has at most one per pair")
+        if pr.pre not in groups:
+            raise NetworkError(f"{who}: its source '{pr.pre}' is not a neuron group or "
+                               "encoder; Poisson and generator groups cannot feed training")
+        pre_pop = program.populations[pr.pre]
+        post_pop = program.populations[pr.post]
+        conns.append(TrainConnection(
+            name=c.name, pre=pr.pre, post=pr.post, i=pr.i, j=pr.j,
+            w=np.broadcast_to(np.asarray(pr.variables["w"].init, dtype=np.float64),
+                              (pr.n_synapses,)).copy(),
+            scale=float(scale), target=st.target[:-len("_post")],
+            n_pre=pre_pop.size, n_post=post_pop.size))
+    order = list(order)
+    pos = {k: n for n, k in enumerate(order)}
+    for c in conns:
+        if pos[c.pre] >= pos[c.post]:
+            raise NetworkError(f"Connection '{c.name}' goes from '{c.pre}' back to "
+                               f"'{c.post}'; recurrent connections cannot be trained yet")
+    plan.connections = conns
+    for name in order:
+        g = groups.get(name)
+        if g is None or name in plan.encoders:
+            if name not in plan.encoders and name not in groups:
+                raise NetworkError(f"group '{name}' is not a neuron group; training handles "
+                                   "neuron groups and encoders")
+            continue
+        if g.model.refractory is not None:
+            raise NetworkError(f"NeuronGroup '{name}' (model '{g.model.name}') has "
+                               "refractoriness, which training does not reproduce yet: "
+                               "during a refractory period the simulation still adds "
+                               "delivered input (Brian2's semantics) while a trained layer "
+                               "holds its state; train a model without refractory=")
+        targets = {c.target for c in conns if c.post == name}
+        if len(targets) > 1:
+            raise NetworkError(f"NeuronGroup '{name}': its connections write "
+                               f"{', '.join(sorted(targets))}; a trained layer has one "
+                               "input variable")
+        pop = program.populations[name]
+        init = {k: np.broadcast_to(np.asarray(v.init, dtype=np.float64), (pop.size,)).copy()
+                for k, v in pop.variables.items() if v.kind == "state"}
+        plan.groups.append(TrainGroup(name=name, model=g.model, params=dict(g.params),
+                                      size=g.size, input=next(iter(targets), None),
+                                      init=init))
+    return plan

@@ -1,0 +1,135 @@
+"""Training a network end to end (SPAIC's flow: Encoder -> groups -> Decoder -> loss ->
+backward -> optimizer step) through the fused layers, and the trained weights back in
+the simulation."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import numpy as np
+import pytest
+import torch
+
+import snncc as sc
+from snncc.errors import NetworkError
+from snncc.units import Hz, ms
+
+LIF = sc.NeuronModel("dv/dt = -v/(20*ms) : volt", threshold="v > 10*mV", reset="v = 0*mV",
+                     name="lif20")
+
+
+def fresh_seed() -> int:
+    return int.from_bytes(os.urandom(4), "little") % 2**31
+
+
+def classifier(seed: int, coding: str = "rate") -> tuple[sc.Network, sc.Encoder,
+                                                         sc.Encoder, sc.Decoder, sc.Decoder]:
+    net = sc.Network(dt=1 * ms, seed=seed, schedule="layered")
+    with net:
+        inp = sc.Encoder(16, coding=coding, max_rate=300 * Hz)
+        lat = sc.Encoder(16, coding="latency", window=15 * ms)
+        hid = sc.NeuronGroup(24, LIF)
+        hid2 = sc.NeuronGroup(12, dataclasses.replace(sc.library.get("lif"), refractory=None),
+                              init={"v": "-70*mV + rand()*10*mV"})
+        out = sc.NeuronGroup(4, LIF)
+        sc.Connection(inp, hid, on_pre="v += w*mV", w_init="uniform",
+                      w_init_param={"a": -2, "b": 6})
+        sc.Connection(lat, hid, on_pre="v += w*mV", link_type="sparse", density=0.4,
+                      w_init="uniform", w_init_param={"a": -2, "b": 6})
+        sc.Connection(hid, hid2, on_pre="v += w", weight="rand()*4*mV")
+        sc.Connection(hid, out, on_pre="v += w*mV", w_init="uniform",
+                      w_init_param={"a": -2, "b": 6})
+        sc.Connection(hid2, out, on_pre="v += w*mV", w_init="uniform",
+                      w_init_param={"a": -1, "b": 6})
+        counts = sc.Decoder(out, "spike_counts")
+        volt = sc.Decoder(hid2, "final_step_voltage")
+    return net, inp, lat, counts, volt
+
+
+def test_trained_layers_equal_the_layered_simulation() -> None:
+    seed = fresh_seed()
+    net, inp, lat, counts, volt = classifier(seed)
+    net.build(batch=3, learner="STCA", dtype=torch.float64, backend="torch")
+    x = np.random.default_rng(seed).random((3, 16))
+    inp(x)
+    lat(x)
+    net.run(30 * ms)  # training mode: the layers
+    a, va = counts.predict, volt.predict
+    assert a.requires_grad and a.sum() > 0
+    net.train(False)  # the simulation, with the same (deterministic) input spikes
+    net.run(30 * ms)
+    assert torch.equal(a.detach(), counts.predict), f"seed {seed}"
+    torch.testing.assert_close(va.detach(), volt.predict, rtol=0, atol=1e-12)
+
+
+def test_training_learns_and_the_simulation_keeps_the_weights() -> None:
+    seed = fresh_seed()
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    # two classes of 16-pixel patterns: left half bright or right half bright
+    y = rng.integers(0, 2, 64)
+    x = rng.random((64, 16)) * 0.3
+    x[y == 0, :8] += 0.7
+    x[y == 1, 8:] += 0.7
+    net = sc.Network(dt=1 * ms, seed=seed, schedule="layered")
+    with net:
+        inp = sc.Encoder(16, coding="poisson", max_rate=200 * Hz)
+        hid = sc.NeuronGroup(20, LIF)
+        out = sc.NeuronGroup(2, LIF)
+        c1 = sc.Connection(inp, hid, on_pre="v += w*mV", w_init="uniform",
+                           w_init_param={"a": 0, "b": 5})
+        sc.Connection(hid, out, on_pre="v += w*mV", w_init="uniform",
+                      w_init_param={"a": 0, "b": 5})
+        dec = sc.Decoder(out, "spike_counts")
+    net.build(batch=64, learner="STBP")
+    opt = torch.optim.Adam(net.parameters(), lr=0.2)
+    losses = []
+    for _ in range(25):
+        inp(x)
+        net.run(20 * ms)
+        loss = torch.nn.functional.cross_entropy(dec.predict, torch.as_tensor(y))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert np.mean(losses[-5:]) < 0.8 * np.mean(losses[:5]), f"seed {seed}: {losses}"
+    net.eval()
+    sim = net.sim
+    trained = net._trainer.synapse_weights(c1.name)
+    torch.testing.assert_close(sim.get(c1.name, "w")[0], trained.to(sim.dtype))
+    inp(x)
+    net.run(20 * ms)
+    acc = (dec.classes().numpy() == y).mean()
+    assert acc >= 0.75, f"seed {seed}: simulated accuracy {acc}"
+
+
+def test_training_refuses_what_it_cannot_train() -> None:
+    def build(schedule: str = "layered", **kw: object) -> None:
+        net = sc.Network(dt=1 * ms, schedule=schedule)
+        with net:
+            inp = sc.Encoder(4, coding="rate")
+            g = sc.NeuronGroup(3, kw.pop("model", LIF))
+            sc.Connection(inp, g, on_pre=kw.pop("on_pre", "v += w*mV"), weight=1.0,
+                          **kw)
+        net.build(learner="STCA")
+
+    with pytest.raises(NetworkError, match="needs schedule='layered'"):
+        build("brian2")
+    with pytest.raises(NetworkError, match="one statement 'x \\+= w'"):
+        build(on_pre="v += w*mV; v += 1*mV")
+    with pytest.raises(NetworkError, match="delayed connections"):
+        build(delay=2 * ms)
+    with pytest.raises(NetworkError, match="has refractoriness"):
+        build(model="lif", on_pre="v += w*mV")
+    with pytest.raises(NetworkError, match="not built for training"):
+        net = sc.Network(schedule="layered")
+        with net:
+            sc.NeuronGroup(2, LIF)
+        net.build()
+        net.parameters()
+    with pytest.raises(sc.ParameterError, match="nope"):
+        net = sc.Network(dt=1 * ms, schedule="layered")
+        with net:
+            sc.NeuronGroup(2, LIF)
+        net.build(learner="nope")
