@@ -148,11 +148,7 @@ class Network(Assembly):
                     name = base if leaf is item else build_name(item, f"{base}_{leaf.name}")
                     c = copy.copy(leaf)
                     c.name, c.parent = name, self
-                    for k, v in list(vars(c).items()):
-                        if isinstance(v, Subgroup) and id(v.parent) in copies:
-                            setattr(c, k, Subgroup(copies[id(v.parent)], v.start, v.stop))
-                        elif isinstance(v, NetworkObject) and id(v) in copies and k != "parent":
-                            setattr(c, k, copies[id(v)])
+                    _remap_refs(c, copies)
                     out.append(c)
         for obj in visible:
             if hasattr(obj, "_prepare_build"):
@@ -234,7 +230,7 @@ class Network(Assembly):
         plan = training_plan(self, objects, lowered, sim.program.order)
         trainer = TrainableNetwork(plan, surrogate=surrogate, alpha=alpha,
                                    detach_reset=detach_reset,
-                                   backend=backend if backend != "auto" else "auto",
+                                   backend=backend,
                                    dtype=sim.dtype).to(sim.device)
         # the encoders run as their own small network: the same generated code, the
         # same codings, their spikes become the trained layers' input
@@ -413,6 +409,12 @@ def _refs(obj: NetworkObject) -> list[NetworkObject]:
     from snncc.frontend.assembly import _references
 
     return _references(obj)
+
+
+def _remap_refs(obj: NetworkObject, copies: dict[int, NetworkObject]) -> None:
+    from snncc.frontend.assembly import _remap_refs as remap
+
+    remap(obj, copies)
 
 
 def _leaves(obj: NetworkObject) -> list[NetworkObject]:

@@ -29,7 +29,7 @@ import torch
 
 from snncc.errors import NetworkError, ParameterError, ShapeError, UnitError
 from snncc.frontend.models import NeuronModel
-from snncc.frontend.network import Group, GroupLike, NeuronGroup, split_group
+from snncc.frontend.network import Group, GroupLike, NeuronGroup, _check_shape, split_group
 from snncc.frontend.objects import NetworkObject, detached
 from snncc.units import Dimension, Hz, Quantity, get_dimension, get_value, ms, second
 
@@ -125,7 +125,7 @@ class Encoder(NeuronGroup):
             self.target = target
         elif target is not None:
             raise ParameterError(f"{who}: target= goes with coding='constant_current'")
-        size, _ = (_size_of(num, shape, who))
+        size, _ = _check_shape(num, shape, who)
         params: dict[str, object] = {}
         x0 = np.zeros(size)
         if self.coding == "poisson":
@@ -275,12 +275,6 @@ class Encoder(NeuronGroup):
             sim.get(name, "t0").fill_(sim.t)
         elif self.coding == "rate":
             sim.get(name, "phase").zero_()
-
-
-def _size_of(num: int | None, shape: Sequence[int] | None, who: str) -> tuple[int, Any]:
-    from snncc.frontend.network import _check_shape
-
-    return _check_shape(num, shape, who)
 
 
 class Generator(Encoder):
