@@ -190,8 +190,8 @@ def reference_run(step: LayerStep, x: torch.Tensor, state: dict[str, torch.Tenso
         for st in step.update:
             value = ev(st.expr, env)
             env[st.target] = env[st.target] + value if st.op == "+=" else value
-        for k in step.unless_refractory:  # held while refractory
-            env[h_name(k)] = torch.where(nr, env[h_name(k)], cur[k])
+        for k in step.unless_refractory:  # held while refractory (plus a jump input)
+            env[h_name(k)] = torch.where(nr, env[h_name(k)], ev(step.held(k), env) + 0 * cur[k])
         g = ev(step.threshold_arg, env) + torch.zeros(shape, dtype=F64)
         if trace is not None:
             trace.append(g.detach())
@@ -483,6 +483,25 @@ def test_threshold_tie(op: str, fires: bool) -> None:
     assert spikes.flatten().tolist() == ([0.0, 1.0, 0.0, 1.0] if fires else
                                          [0.0, 0.0, 1.0, 0.0])
     assert torch.equal(spikes, ref) and torch.equal(final["v"], ref_final["v"])
+
+
+@pytest.mark.parametrize("backend", ["torch", "triton"])
+def test_a_jump_input_still_lands_while_refractory(backend: str) -> None:
+    """With ``input="v"`` (the input jumps v, as a synaptic ``v += w`` does), a clamped v
+    still takes the input while refractory -- Brian2's semantics, and what a network
+    trained as layers must reproduce. lif at dt = 0.5 ms: 30 mV fires it at step 0, the
+    2 ms refractory period blocks steps 1-3, whose 1 mV each add up on v = Vr."""
+    if backend == "triton":
+        pytest.importorskip("triton")
+    L = snncc.layer("lif", input="v", dt=0.5, backend=backend).double()
+    assert L.step_ir.refractory_steps == 4
+    x = torch.tensor([30.0, 1.0, 1.0, 1.0], dtype=F64).mul(mV).reshape(4, 1, 1)
+    x.requires_grad_(True)
+    spikes, final = L.run(x)
+    assert spikes.flatten().tolist() == [1.0, 0.0, 0.0, 0.0]
+    assert final["v"].item() == pytest.approx(-67 * mV, abs=1e-15)
+    (g,) = torch.autograd.grad(final["v"].sum(), x)
+    assert g.flatten()[1:].tolist() == [1.0, 1.0, 1.0]  # held: v + x, d/dx = 1
 
 
 # ------------------------------------------------------------------ 3: gradcheck

@@ -124,6 +124,28 @@ def test_a_loop_closes_at_the_next_step(backend: str) -> None:
     assert "one step later than their delay: BA" in sim.source().replace("\n# ", " ")
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("schedule", ["brian2", "layered"])
+def test_a_self_connection_lands_after_the_reset_when_layered(backend: str,
+                                                             schedule: str) -> None:
+    """A neuron started above threshold fires at step 0 and excites itself by 5 mV.
+    Under Brian2's schedule the delivery precedes the reset, which wipes it; under the
+    layered schedule a self-projection delivers after the reset (like every other
+    recurrent projection), so the neuron starts step 1 at 5 mV."""
+    net = sc.Network(dt=1 * ms, seed=0, schedule=schedule)
+    with net:
+        A = sc.NeuronGroup(1, sc.NeuronModel("dv/dt = 0*volt/second : volt",
+                                             threshold="v > 10*mV", reset="v = 0*mV"),
+                           init={"v": 11 * mV}, name="A")
+        sc.Connection(A, A, on_pre="v += 5*mV", name="AA")
+        mon = sc.StateMonitor(A, "v")
+    sim = net.compile(backend=backend, device=_device(backend))
+    sim.run(2 * ms)
+    v = np.asarray(mon.v / mV).reshape(-1)
+    assert v[0] == pytest.approx(11.0)
+    assert v[1] == pytest.approx(5.0 if schedule == "layered" else 0.0, abs=1e-5)
+
+
 # ------------------------------------------------------------------ the pass
 def test_order_is_topological_and_breaks_cycles_deterministically() -> None:
     net = sc.Network(seed=0, schedule="layered")

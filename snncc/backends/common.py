@@ -68,10 +68,11 @@ def schedule_notes(program: ir.Program) -> list[str]:
              "  " + " -> ".join(layered_order(program)),
              "each one's state update (then the clock-driven equations of the projections",
              "into it), threshold, outgoing on_pre pathways, the on_post pathways of the",
-             "projections into it, and reset, before the next population steps. The order",
-             "is topological along the zero-delay projections (then the delayed ones), so a",
-             "population steps after those that drive it without delay and a spike crosses",
-             "every layer within its step; a delay of d steps is d steps."]
+             "projections into it, and reset (then its self-projections' pathways), before",
+             "the next population steps. The order is topological along the zero-delay",
+             "projections (then the delayed ones), so a population steps after those that",
+             "drive it without delay and a spike crosses every layer within its step; a",
+             "delay of d steps is d steps."]
     late = list(program.late)
     if late:
         lines.append("Into a population already stepped (recurrent / back edges), so one step")

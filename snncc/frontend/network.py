@@ -185,7 +185,7 @@ class Network(Assembly):
         """Compile the network and keep the result as ``net.sim``, the simulator that
         :meth:`run`, :meth:`run_continue`, encoders and decoders use. Returns it.
 
-        With ``learner`` (SPAIC's ``"STCA"`` / ``"STBP"`` or any surrogate name of
+        With ``learner`` (SPAIC's ``"STCA"`` / ``"STBP"`` / ``"sbp"`` or any surrogate name of
         :mod:`snncc.learning.surrogates`, sharpness ``alpha``) the network also trains:
         in training mode (:meth:`train`, on after such a build) :meth:`run` runs the
         network as fused multi-step layers with surrogate gradients, decoders' ``predict``

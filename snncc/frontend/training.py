@@ -1,12 +1,17 @@
 """Training a network by BPTT (SPAIC's learners): the plan of what trains.
 
-A network with ``schedule="layered"`` whose neuron groups are fed through static,
-delay-free connections with ``on_pre`` code ``x += c*w`` (one statement: a constant
-times the synaptic weight, added to a variable ``x`` of the post group) is, step for
-step, a stack of multi-step layers: the input of group ``G`` at step ``n`` is
-``sum_c c * (s_pre[n] @ W_c)`` and ``G``'s update adds it to ``x`` before integrating,
-exactly as the delivered spikes do in the simulation. This module checks that and
-describes it as plain data (:class:`TrainPlan`); the runtime builds the modules.
+A network with ``schedule="layered"`` whose neuron groups are fed through static
+connections with ``on_pre`` code ``x += c*w`` (one statement: a constant times the
+synaptic weight, added to a variable ``x`` of the post group) is, step for step, a stack
+of multi-step layers: the input of group ``G`` at step ``n`` is
+``sum_c sum_k c * w_k * s_pre[n - lag_k]`` and ``G``'s update adds it to ``x`` before
+integrating, exactly as the delivered spikes do in the simulation. A synapse's lag is its
+delay in steps, plus one step when the connection is *late* (its target steps before its
+source in the layered order: a self-connection or any other recurrent one, see
+:mod:`snncc.passes.schedule`). Without late connections every group runs its whole
+sequence at once, in order; with them the groups step together, one step at a time. This
+module checks that and describes it as plain data (:class:`TrainPlan`); the runtime
+builds the modules.
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ from snncc.errors import NetworkError
 @dataclass
 class TrainConnection:
     """A trainable connection: weight ``w[k]`` of synapse ``(i[k], j[k])``, delivered as
-    ``scale * w`` into the post group's ``target``."""
+    ``scale * w`` into the post group's ``target``, ``lag[k]`` steps after the pre spike
+    (its delay, plus one if the connection is ``late``)."""
 
     name: str
     pre: str
@@ -36,6 +42,8 @@ class TrainConnection:
     target: str
     n_pre: int
     n_post: int
+    lag: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    late: bool = False
 
 
 @dataclass
@@ -60,6 +68,11 @@ class TrainPlan:
     groups: list[TrainGroup] = field(default_factory=list)
     connections: list[TrainConnection] = field(default_factory=list)
     encoders: dict[str, int] = field(default_factory=dict)  # build name -> size
+
+    @property
+    def stepwise(self) -> bool:
+        """Whether a late (recurrent) connection makes the groups step together."""
+        return any(c.late for c in self.connections)
 
 
 def training_plan(net: Any, objects: list[Any], program: Any, order: Sequence[str]
@@ -92,8 +105,6 @@ def training_plan(net: Any, objects: list[Any], program: Any, order: Sequence[st
             raise NetworkError(f"{who}: plastic synapses (on_post code or synaptic "
                                "equations) cannot be trained by BPTT; use a static model "
                                "such as on_pre='v += w'")
-        if np.any(np.asarray(pr.delay) != 0):
-            raise NetworkError(f"{who}: delayed connections cannot be trained yet")
         if len(pr.on_pre) != 1 or pr.on_pre[0].op != "+=" or \
                 not pr.on_pre[0].target.endswith("_post"):
             raise NetworkError(f"{who}: a trainable connection's on_pre is one statement "
@@ -122,13 +133,15 @@ def training_plan(net: Any, objects: list[Any], program: Any, order: Sequence[st
             w=np.broadcast_to(np.asarray(pr.variables["w"].init, dtype=np.float64),
                               (pr.n_synapses,)).copy(),
             scale=float(scale), target=st.target[:-len("_post")],
-            n_pre=pre_pop.size, n_post=post_pop.size))
+            n_pre=pre_pop.size, n_post=post_pop.size,
+            lag=np.broadcast_to(np.asarray(pr.delay, dtype=np.int64),
+                                (pr.n_synapses,)).copy()))
     order = list(order)
     pos = {k: n for n, k in enumerate(order)}
     for c in conns:
-        if pos[c.pre] >= pos[c.post]:
-            raise NetworkError(f"Connection '{c.name}' goes from '{c.pre}' back to "
-                               f"'{c.post}'; recurrent connections cannot be trained yet")
+        if pos[c.pre] >= pos[c.post]:  # the target has stepped: one step later
+            c.late = True
+            c.lag = c.lag + 1
     plan.connections = conns
     for name in order:
         g = groups.get(name)
@@ -137,12 +150,6 @@ def training_plan(net: Any, objects: list[Any], program: Any, order: Sequence[st
                 raise NetworkError(f"group '{name}' is not a neuron group; training handles "
                                    "neuron groups and encoders")
             continue
-        if g.model.refractory is not None:
-            raise NetworkError(f"NeuronGroup '{name}' (model '{g.model.name}') has "
-                               "refractoriness, which training does not reproduce yet: "
-                               "during a refractory period the simulation still adds "
-                               "delivered input (Brian2's semantics) while a trained layer "
-                               "holds its state; train a model without refractory=")
         targets = {c.target for c in conns if c.post == name}
         if len(targets) > 1:
             raise NetworkError(f"NeuronGroup '{name}': its connections write "

@@ -50,7 +50,10 @@ class LayerStep:
     """One step of a layer. ``update`` assigns temporaries and ``_h_x`` for each state;
     ``unless_refractory`` states keep their old value while refractory. A spike is
     ``threshold_arg > 0`` (``>= 0`` unless ``strict``) while not refractory; then each
-    state in ``reset`` takes its expression (of the ``_h_*`` symbols)."""
+    state in ``reset`` takes its expression (of the ``_h_*`` symbols). While refractory an
+    ``unless_refractory`` state ``x`` takes ``hold[x]`` (default: its old value); a state
+    driven by a jump input holds ``x + _in``, as Brian2 still applies a synaptic increment
+    to a clamped variable."""
 
     name: str
     model_name: str
@@ -67,6 +70,7 @@ class LayerStep:
     strict: bool
     reset: dict[str, sympy.Expr]
     unless_refractory: tuple[str, ...] = ()
+    hold: dict[str, sympy.Expr] = field(default_factory=dict)
     refractory_steps: int | None = None  # absolute refractory period, in steps
     refractory_condition: sympy.Expr | None = None  # Brian2-style condition on the state
     dt: float = 1.0  # in model time units
@@ -87,6 +91,10 @@ class LayerStep:
     @property
     def trainable(self) -> list[str]:
         return [k for k, t in self.tensors.items() if t.trainable]
+
+    def held(self, x: str) -> sympy.Expr:
+        """The value of ``unless_refractory`` state ``x`` while refractory."""
+        return self.hold.get(x, sympy.Symbol(x, real=True))
 
     def with_(self, **changes: object) -> LayerStep:
         return replace(self, **changes)

@@ -85,7 +85,10 @@ _SURROGATES: dict[str, tuple[Callable[[], sympy.Expr], float]] = {
 }
 
 #: SPAIC's learner names (``Learner(algorithm=...)``) and the surrogate each one uses.
-LEARNERS: dict[str, str] = {"STCA": "rectangle", "STBP": "gaussian"}
+#: SPAIC's ``sbp`` (surrogate backpropagation) defaults to the arctangent with alpha = 2,
+#: the same function as ``atan`` here; its other ``surrogate_func`` choices are picked by
+#: giving the surrogate's name as the learner.
+LEARNERS: dict[str, str] = {"STCA": "rectangle", "STBP": "gaussian", "SBP": "atan"}
 
 
 def names() -> list[str]:
@@ -94,7 +97,7 @@ def names() -> list[str]:
 
 
 def resolve(name: str) -> str:
-    """A surrogate name, or a SPAIC learner name (``STCA``, ``STBP``) mapped to its
+    """A surrogate name, or a SPAIC learner name (``STCA``, ``STBP``, ``sbp``) mapped to its
     surrogate; anything else is a :class:`~snncc.ParameterError` listing the choices."""
     if name in _SURROGATES:
         return name

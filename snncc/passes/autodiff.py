@@ -61,7 +61,7 @@ def autodiff(step: LayerStep, surrogate: str = "sigmoid", alpha: float | None = 
     for st in step.update:
         env[_sym(st.target)] = st.expr.xreplace(env)
     F = {x: env[H[x]] for x in states}
-    Hfull = {x: (nr * F[x] + (1 - nr) * X[x]) if x in step.unless_refractory else F[x]
+    Hfull = {x: (nr * F[x] + (1 - nr) * step.held(x)) if x in step.unless_refractory else F[x]
              for x in states}
     G = step.threshold_arg
     R = {x: step.reset.get(x, H[x]) for x in states}
@@ -133,7 +133,8 @@ def autodiff(step: LayerStep, surrogate: str = "sigmoid", alpha: float | None = 
         if x in h_needed:
             e = F[x]
             if x in step.unless_refractory:
-                e = sympy.Piecewise((F[x], sympy.Symbol("_nr", real=True) > 0.5), (X[x], True))
+                e = sympy.Piecewise((F[x], sympy.Symbol("_nr", real=True) > 0.5),
+                                    (step.held(x), True))
             b_rec.append(Statement(h(x), "=", e, f"{x} after the update, recomputed"))
     b_rec.append(Statement("_sg", "=", G, "threshold distance"))
     b_cost = len(b_saved) + int(b_in)

@@ -48,6 +48,7 @@ def layer_step(pop: ir.Population, *, input: str, tensors: dict[str, LayerTensor
     # an input that drives a state variable is added to it at the start of the step (as
     # a synaptic increment would be): x -> x + _in in the update
     jump: dict[sympy.Symbol, sympy.Expr] = {}
+    jumped = input if input in states else None
     if input in states:
         jump = {_sym(input): _sym(input) + _sym("_in")}
         input = "_in"
@@ -111,6 +112,9 @@ def layer_step(pop: ir.Population, *, input: str, tensors: dict[str, LayerTensor
         method_used=pop.method_used or "-", states=states, init=init, input=input,
         tensors=dict(tensors), update=update, threshold_arg=g, strict=strict, reset=reset,
         unless_refractory=tuple(x for x in pop.unless_refractory if x in states),
+        hold={jumped: _sym(jumped) + _sym("_in")}
+        if jumped is not None and jumped in pop.unless_refractory and pop.refractory is not None
+        else {},
         refractory_steps=steps, refractory_condition=condition, dt=dt)
 
 

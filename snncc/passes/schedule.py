@@ -22,7 +22,11 @@ The order (``Program.order``) is a topological order of the populations along th
 
 A projection whose target comes at or before its source in the order (a
 self-connection, a dropped back edge) delivers into a population that has already
-stepped: its spikes take effect one step later than its delay says. Such projections
+stepped (a self-projection delivers after its population's reset, so a neuron that fired
+keeps the input, as with every other recurrent projection): its spikes take effect one
+step later than its delay says, exactly as an input added at the start of that later
+step would (the form the trained layers of :mod:`snncc.frontend.training` use). Such
+projections
 are listed in ``Program.late`` (``describe()`` and the generated code show them). Under
 ``"brian2"`` the pass leaves the program unchanged.
 """

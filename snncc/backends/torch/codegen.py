@@ -609,7 +609,9 @@ class _Gen:
         """The ``"layered"`` order: state monitors (start of step), then one population
         at a time in ``Program.order``: its state update, the clock-driven equations of
         the projections into it, its threshold (and spike monitors), its outgoing on_pre
-        pathways, the on_post pathways of the projections into it, its reset."""
+        pathways, the on_post pathways of the projections into it, its reset, and then
+        the pathways of its self-projections (so that they act from the next step on,
+        as every other recurrent projection does)."""
         p = self.p
         projections = list(p.projections.values())
         blocks: list[str | None] = [self.monitor(m) for m in p.monitors.values()
@@ -624,9 +626,12 @@ class _Gen:
             blocks.append(self.threshold(pop))
             blocks += [self.monitor(m) for m in p.monitors.values()
                        if m.kind != "state" and m.target == name]
-            blocks += [self.pathway(pr, "on_pre") for pr in projections if pr.pre == name]
-            blocks += [self.pathway(pr, "on_post") for pr in projections if pr.post == name]
+            outside = [pr for pr in projections if pr.pre != pr.post]
+            blocks += [self.pathway(pr, "on_pre") for pr in outside if pr.pre == name]
+            blocks += [self.pathway(pr, "on_post") for pr in outside if pr.post == name]
             blocks.append(self.reset(pop))
+            own = [pr for pr in projections if pr.pre == pr.post == name]
+            blocks += [self.pathway(pr, d) for pr in own for d in ("on_pre", "on_post")]
         return blocks
 
     # ------------------------------------------------------------ module

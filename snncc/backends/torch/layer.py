@@ -53,7 +53,8 @@ def generate_layer(step: LayerStep) -> LayerCode:
         fwd.append(_line(pr, st))
     for x in step.unless_refractory:
         fwd.append({"comment": f"{x} is clamped while refractory",
-                    "code": f"{h(x)} = torch.where(_nr_b, {h(x)}, {local(x)})"})
+                    "code": f"{h(x)} = torch.where(_nr_b, {h(x)}, "
+                            f"{pr.doprint(step.held(x))})"})
     g = pr.doprint(step.threshold_arg)
     op = ">" if step.strict else ">="
     fwd.append({"comment": f"threshold: {step.threshold_text}", "code": f"_sg = {g}"})

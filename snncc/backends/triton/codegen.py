@@ -145,12 +145,14 @@ class _Gen:
         # reset reads or writes: under Brian2's order, all synaptic code (event code and
         # clock-driven equations run after every population kernel); under the layered
         # order, the code launched in the population's own slot (the clock-driven
-        # equations and on_post of the projections into it, its outgoing on_pre)
+        # equations and on_post of the projections into it, its outgoing on_pre; the
+        # pathways of its self-projections run after its reset)
         self.touched: dict[str, set[str]] = {p: set() for p in program.populations}
         layered = program.schedule == "layered"
         for pr in program.projections.values():
-            for code, slot in ((pr.on_pre, pr.pre), (pr.on_post, pr.post),
-                               (pr.clock_update, pr.post)):
+            after_reset = layered and pr.pre == pr.post
+            events = [] if after_reset else [(pr.on_pre, pr.pre), (pr.on_post, pr.post)]
+            for code, slot in (*events, (pr.clock_update, pr.post)):
                 for n in _names_in(code):
                     owner, var = ((pr.pre, n[:-4]) if n.endswith("_pre") else
                                   (pr.post, n[:-5]) if n.endswith("_post") else (None, n))
@@ -672,7 +674,8 @@ class _Gen:
         record before synaptic kernels change their population, then per population its
         kernel (update, threshold, fused reset), the clock-driven kernels of the
         projections into it, its outgoing on_pre kernels, the on_post kernels of the
-        projections into it, its deferred reset. A reset is fused only when none of the
+        projections into it, its deferred reset, then the pathway kernels of its
+        self-projections (acting from the next step on). A reset is fused only when none of the
         synaptic code launched between the population's kernel and the end of its slot
         reads or writes what the reset changes (``self.touched``)."""
         p = self.p
@@ -709,14 +712,19 @@ class _Gen:
             for pr in projections:
                 if pr.post == name and pr.clock_update:
                     self.synapse_kernel(pr)
-            for pr in projections:
+            outside = [pr for pr in projections if pr.pre != pr.post]
+            for pr in outside:
                 if pr.pre == name:
                     self.pathway_kernel(pr, "on_pre")
-            for pr in projections:
+            for pr in outside:
                 if pr.post == name:
                     self.pathway_kernel(pr, "on_post")
             if self.deferred_reset(pop):
                 self.reset_kernel(pop)
+            for pr in projections:
+                if pr.pre == pr.post == name:
+                    self.pathway_kernel(pr, "on_pre")
+                    self.pathway_kernel(pr, "on_post")
             if len(self.launches) > start:
                 self.launches[start]["note"] = (f"{k + 1}/{len(order)}: {name} "
                                                 f"({layer_reason(p, name)})")

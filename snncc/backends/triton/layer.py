@@ -145,7 +145,7 @@ def _forward(step: LayerStep, pr: TritonPrinter, per_neuron: set[str]
     for st in step.update:
         body.statement(st, block=st.target in hs)
     for x in step.unless_refractory:
-        body.add(f"{h(x)} = tl.where(_nr_b, {h(x)}, {local(x)})",
+        body.add(f"{h(x)} = tl.where(_nr_b, {h(x)}, {body.value(step.held(x), block=True)})",
                  f"{x} is clamped while refractory")
     body.add(f"_sg = {body.value(step.threshold_arg, block=True)}",
              f"threshold: {step.threshold_text}")
