@@ -13,7 +13,7 @@ import torch
 
 import snncc as sc
 from snncc.errors import NetworkError
-from snncc.units import Hz, ms
+from snncc.units import Hz, ms, mV
 
 LIF = sc.NeuronModel("dv/dt = -v/(20*ms) : volt", threshold="v > 10*mV", reset="v = 0*mV",
                      name="lif20")
@@ -23,11 +23,14 @@ def fresh_seed() -> int:
     return int.from_bytes(os.urandom(4), "little") % 2**31
 
 
-def classifier(seed: int, coding: str = "rate", refractory: bool = False
-               ) -> tuple[sc.Network, sc.Encoder, sc.Encoder, sc.Decoder, sc.Decoder]:
+def classifier(seed: int, refractory: bool = False, trace: bool = False
+               ) -> tuple[sc.Network, sc.Encoder, sc.Encoder, dict[str, sc.Decoder]]:
+    """Two deterministic encoders, three groups, sparse and full connections, per-neuron
+    random initial v; decoders of every coding (``voltage_sum`` only with ``trace``, as it
+    makes the layers step together)."""
     net = sc.Network(dt=1 * ms, seed=seed, schedule="layered")
     with net:
-        inp = sc.Encoder(16, coding=coding, max_rate=300 * Hz)
+        inp = sc.Encoder(16, coding="rate", max_rate=300 * Hz)
         lat = sc.Encoder(16, coding="latency", window=15 * ms)
         lif = sc.library.get("lif")
         hid = sc.NeuronGroup(24, dataclasses.replace(LIF, refractory=3 * ms) if refractory
@@ -44,28 +47,50 @@ def classifier(seed: int, coding: str = "rate", refractory: bool = False
                       w_init_param={"a": -2, "b": 6})
         sc.Connection(hid2, out, on_pre="v += w*mV", w_init="uniform",
                       w_init_param={"a": -1, "b": 6})
-        counts = sc.Decoder(out, "spike_counts")
-        volt = sc.Decoder(hid2, "final_step_voltage")
-    return net, inp, lat, counts, volt
+        decoders = {"counts": sc.Decoder(out, "spike_counts"),
+                    "rate": sc.Decoder(hid[4:20], "spike_rate"),
+                    "first": sc.Decoder(hid, "first_spike"),
+                    "volt": sc.Decoder(hid2, "final_step_voltage")}
+        if trace:
+            decoders["vsum"] = sc.Decoder(hid2, "voltage_sum")
+    return net, inp, lat, decoders
 
 
-@pytest.mark.parametrize("refractory", [False, True])
-def test_trained_layers_equal_the_layered_simulation(refractory: bool) -> None:
+def same_decoders(trained: dict[str, torch.Tensor], decoders: dict[str, sc.Decoder],
+                  seed: int) -> None:
+    """The simulation's decoders equal the trained layers' (counts, rates and spike
+    times exactly; voltages to 1e-12 in float64)."""
+    for k, d in decoders.items():
+        sim = d.predict
+        if d.coding in ("final_step_voltage", "voltage_sum"):
+            torch.testing.assert_close(trained[k], sim, rtol=0, atol=1e-12,
+                                       msg=f"{k}, seed {seed}")
+        else:
+            assert torch.equal(trained[k], sim), f"{k}, seed {seed}"
+
+
+@pytest.mark.parametrize("refractory,trace", [(False, False), (True, False), (False, True)])
+def test_trained_layers_equal_the_layered_simulation(refractory: bool, trace: bool) -> None:
     """Spike counts identical, voltages to 1e-12; with refractoriness the delivered input
     still lands on a clamped v (Brian2's semantics), in the layers too."""
     seed = fresh_seed()
-    net, inp, lat, counts, volt = classifier(seed, refractory=refractory)
+    net, inp, lat, decoders = classifier(seed, refractory=refractory, trace=trace)
     net.build(batch=3, learner="STCA", dtype=torch.float64, backend="torch")
+    assert net._trainer.plan.stepwise is trace
     x = np.random.default_rng(seed).random((3, 16))
     inp(x)
     lat(x)
     net.run(30 * ms)  # training mode: the layers
-    a, va = counts.predict, volt.predict
-    assert a.requires_grad and a.sum() > 0
+    trained = {k: d.predict for k, d in decoders.items()}
+    assert all(v.requires_grad for v in trained.values())
+    assert trained["counts"].sum() > 0 and torch.isfinite(trained["first"]).any()
+    # first_spike's gradient reaches the spikes (and from them the weights)
+    finite = torch.isfinite(trained["first"])
+    trained["first"][finite].sum().backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in net.parameters())
     net.train(False)  # the simulation, with the same (deterministic) input spikes
     net.run(30 * ms)
-    assert torch.equal(a.detach(), counts.predict), f"seed {seed}"
-    torch.testing.assert_close(va.detach(), volt.predict, rtol=0, atol=1e-12)
+    same_decoders({k: v.detach() for k, v in trained.items()}, decoders, seed)
 
 
 def test_training_learns_and_the_simulation_keeps_the_weights() -> None:
@@ -138,8 +163,7 @@ def test_training_refuses_what_it_cannot_train() -> None:
         net.build(learner="nope")
 
 
-def recurrent_net(seed: int) -> tuple[sc.Network, sc.Encoder, sc.Decoder, sc.Decoder,
-                                      sc.Decoder, sc.Decoder]:
+def recurrent_net(seed: int) -> tuple[sc.Network, sc.Encoder, dict[str, sc.Decoder]]:
     """Heterogeneous delays, a self-connection and a back edge (both late: their target
     steps before their source), refractoriness, float64."""
     net = sc.Network(dt=1 * ms, seed=seed, schedule="layered")
@@ -155,11 +179,14 @@ def recurrent_net(seed: int) -> tuple[sc.Network, sc.Encoder, sc.Decoder, sc.Dec
                       w_init_param={"a": -1, "b": 5}, delay=1 * ms)
         sc.Connection(out, hid, on_pre="v += w*mV", w_init="uniform",
                       w_init_param={"a": -4, "b": 4}, delay="floor(rand()*3)*ms")
-        counts = sc.Decoder(out, "spike_counts")
-        hcounts = sc.Decoder(hid, "spike_counts")
-        volt = sc.Decoder(out, "final_step_voltage")
-        hvolt = sc.Decoder(hid, "final_step_voltage")
-    return net, inp, counts, hcounts, volt, hvolt
+        decoders = {"counts": sc.Decoder(out, "spike_counts"),
+                    "hcounts": sc.Decoder(hid, "spike_counts"),
+                    "first": sc.Decoder(out, "first_spike"),
+                    "volt": sc.Decoder(out, "final_step_voltage"),
+                    "hvolt": sc.Decoder(hid, "final_step_voltage"),
+                    "vsum": sc.Decoder(out, "voltage_sum"),
+                    "hvsum": sc.Decoder(hid, "voltage_sum")}
+    return net, inp, decoders
 
 
 @pytest.mark.parametrize("backend", ["torch", "triton"])
@@ -168,26 +195,22 @@ def test_recurrent_and_delayed_connections_train_as_simulated(backend: str) -> N
     if backend == "triton":
         pytest.importorskip("triton")
     seed = fresh_seed()
-    net, inp, counts, hcounts, volt, hvolt = recurrent_net(seed)
+    net, inp, decoders = recurrent_net(seed)
     net.build(batch=2, learner="sbp", dtype=torch.float64, backend=backend)
     assert net._trainer.plan.stepwise
     assert sorted(c.name for c in net._trainer.plan.connections if c.late) == sorted(
         net.sim.program.late)
     inp(np.random.default_rng(seed).random((2, 12)))
     net.run(40 * ms)
-    a, ha, va, hva = counts.predict, hcounts.predict, volt.predict, hvolt.predict
-    assert ha.sum() > 0 and a.sum() > 0
-    loss = a.sum() + va.sum()
-    loss.backward()
+    trained = {k: d.predict for k, d in decoders.items()}
+    assert trained["hcounts"].sum() > 0 and trained["counts"].sum() > 0
+    (trained["counts"].sum() + trained["vsum"].sum()).backward()
     grads = {k: p.grad for k, p in net._trainer.weights.items()}
     assert all(g is not None and torch.isfinite(g).all() for g in grads.values())
     net.train(False)
     net.run(40 * ms)
-    assert torch.equal(ha.detach(), hcounts.predict), f"seed {seed}"
-    assert torch.equal(a.detach(), counts.predict), f"seed {seed}"
-    # the final voltages include what late connections delivered after the last step
-    torch.testing.assert_close(va.detach(), volt.predict, rtol=0, atol=1e-12)
-    torch.testing.assert_close(hva.detach(), hvolt.predict, rtol=0, atol=1e-12)
+    # the voltages include what late connections delivered after each step
+    same_decoders({k: v.detach() for k, v in trained.items()}, decoders, seed)
 
 
 def test_delays_without_recurrence_run_whole_sequences() -> None:
@@ -212,3 +235,43 @@ def test_delays_without_recurrence_run_whole_sequences() -> None:
     assert a.sum() > 0
     assert torch.equal(a.detach(), counts.predict), f"seed {seed}"
     torch.testing.assert_close(va.detach(), volt.predict, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("recurrent", [False, True])
+def test_constant_current_encoders_drive_trained_layers(recurrent: bool) -> None:
+    """A constant-current encoder (data times amplitude held in I of part of a group; the
+    rest keeps its own I) drives the first layer; the simulation agrees."""
+    seed = fresh_seed()
+    net = sc.Network(dt=0.5 * ms, seed=seed, schedule="layered")
+    with net:
+        hid = sc.NeuronGroup(16, "lif", params={"I": 16 * mV})
+        cur = sc.Encoder(coding="constant_current", target=hid[2:12], variable="I",
+                         amplitude=30 * mV)
+        out = sc.NeuronGroup(5, LIF)
+        sc.Connection(hid, out, on_pre="v += w*mV", w_init="uniform",
+                      w_init_param={"a": 0, "b": 8})
+        if recurrent:
+            sc.Connection(out, out, on_pre="v += w*mV", weight="(rand() - 0.5)*4")
+        decoders = {"counts": sc.Decoder(out, "spike_counts"),
+                    "hcounts": sc.Decoder(hid, "spike_counts"),
+                    "volt": sc.Decoder(hid, "final_step_voltage")}
+    net.build(batch=3, learner="STBP", dtype=torch.float64, backend="torch")
+    assert net._trainer.plan.stepwise is recurrent
+    cur(np.random.default_rng(seed).random((3, 10)))
+    net.run(20 * ms)
+    trained = {k: d.predict for k, d in decoders.items()}
+    assert trained["hcounts"].sum() > 0 and trained["counts"].requires_grad
+    net.train(False)
+    net.run(20 * ms)
+    same_decoders({k: v.detach() for k, v in trained.items()}, decoders, seed)
+
+
+def test_a_group_fed_by_a_current_and_connections_is_refused() -> None:
+    net = sc.Network(dt=1 * ms, schedule="layered")
+    with net:
+        inp = sc.Encoder(4, coding="rate")
+        hid = sc.NeuronGroup(4, "lif")
+        sc.Encoder(coding="constant_current", target=hid, variable="I")
+        sc.Connection(inp, hid, on_pre="v += w*mV", weight=1.0)
+    with pytest.raises(NetworkError, match="one input"):
+        net.build(learner="STCA")

@@ -215,7 +215,7 @@ class Network(Assembly):
         from snncc.frontend.assembly import clone
         from snncc.frontend.lower import lower_network
         from snncc.frontend.monitors import SpikeMonitor
-        from snncc.frontend.nodes import Encoder
+        from snncc.frontend.nodes import Decoder, Encoder
         from snncc.frontend.training import training_plan
         from snncc.learning import surrogates
         from snncc.runtime.training import TrainableNetwork
@@ -228,6 +228,9 @@ class Network(Assembly):
         finally:
             object.__setattr__(self, "_learning", False)
         plan = training_plan(self, objects, lowered, sim.program.order)
+        plan.traced = {self.build_name(split_group(d.target)[0]) for d in self.walk()
+                       if isinstance(d, Decoder) and not d.hidden
+                       and d.coding == "voltage_sum"}
         trainer = TrainableNetwork(plan, surrogate=surrogate, alpha=alpha,
                                    detach_reset=detach_reset,
                                    backend=backend,
@@ -282,28 +285,39 @@ class Network(Assembly):
         return self.train(False)
 
     def _train_run(self, duration: float | Quantity) -> None:
+        import torch
+
+        from snncc.frontend.nodes import Encoder
         from snncc.runtime.training import dense_spikes
 
         sim = self.sim
         enc_net, names, monitors = self._enc
         steps = int(round(time_to_seconds(duration, "run duration") / self.dt))
-        inputs = {}
+        inputs, currents = {}, {}
+        cc = [e for e in self.walk() if isinstance(e, Encoder) and not e.hidden
+              and e.coding == "constant_current"]
+        for e in [*names, *cc]:
+            if e.data is None:
+                raise NetworkError(f"Encoder '{e.name}' has no data; call it with the "
+                                   "input first (encoder(data))")
         if names:
             for e, name in names.items():
                 clone_obj = next(o for o in enc_net.walk() if o.name == name)
-                if e.data is None:
-                    raise NetworkError(f"Encoder '{e.name}' has no data; call it with the "
-                                       "input first (encoder(data))")
                 clone_obj(e.data)
             enc_net.run(duration)
             for name, mon in monitors.items():
                 inputs[name] = dense_spikes(mon._need(), steps, sim.program.batch,
                                             sim.program.populations[name].size,
                                             sim.device, sim.dtype)
-        else:
+        for e in cc:
+            currents[e.path] = torch.as_tensor(e.data).to(sim.device, sim.dtype)
+        if not inputs and not currents:
             raise NetworkError(f"network '{self.name}' has no encoder to train from")
-        spikes, finals = self._trainer(inputs)
-        object.__setattr__(self, "_train_out", (spikes, finals, steps))
+        if steps < 1:
+            raise NetworkError(f"network '{self.name}': a training run needs at least one "
+                               f"step (dt = {self.dt * 1e3:g} ms), got {duration!r}")
+        object.__setattr__(self, "_train_out",
+                           (*self._trainer(inputs, currents, steps), steps))
         sim._step.fill_(steps)
 
     @property

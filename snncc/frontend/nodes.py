@@ -382,23 +382,28 @@ class Decoder(NetworkObject):
         return torch.as_tensor(counts).to(sim.device, sim.dtype)
 
     def _train_predict(self, name: str, lo: int, hi: int) -> torch.Tensor:
-        """``predict`` in training mode: from the trained layers, differentiable."""
+        """``predict`` in training mode: from the trained layers, differentiable. The
+        values equal the simulation's; ``first_spike`` is ``dt`` times the number of
+        steps before the first spike, ``sum_t prod_{k<=t} (1 - s_k)``, so its gradient
+        reaches every spike up to the first (``inf`` where a neuron did not spike)."""
         out = self.network._train_out  # type: ignore[union-attr]
         if out is None:
             raise NetworkError(f"Decoder '{self.name}': run the network first")
-        spikes, finals, steps = out
+        spikes, finals, sums, steps = out
+        dt = self.network.dt  # type: ignore[union-attr]
+        s = spikes[name][..., lo:hi]
         if self.coding in ("spike_counts", "spike_rate"):
-            counts = spikes[name][..., lo:hi].sum(dim=0)
-            return counts if self.coding == "spike_counts" else \
-                counts / (steps * self.network.dt)  # type: ignore[union-attr]
-        if self.coding == "final_step_voltage":
-            if self.variable not in finals[name]:
-                raise NetworkError(f"Decoder '{self.name}': the trained layer of '{name}' "
-                                   f"has no state '{self.variable}'")
-            return finals[name][self.variable][..., lo:hi]
-        raise NetworkError(f"Decoder '{self.name}': '{self.coding}' is not available in "
-                           "training mode; use spike_counts, spike_rate or "
-                           "final_step_voltage")
+            counts = s.sum(dim=0)
+            return counts if self.coding == "spike_counts" else counts / (steps * dt)
+        if self.coding == "first_spike":
+            before = torch.cumprod(1 - s, dim=0)  # 1 while no spike yet (up to step t)
+            t = before.sum(dim=0) * dt
+            return torch.where(before[-1] > 0.5, torch.full_like(t, float("inf")), t)
+        states = finals[name] if self.coding == "final_step_voltage" else sums[name]
+        if self.variable not in states:
+            raise NetworkError(f"Decoder '{self.name}': the trained layer of '{name}' "
+                               f"has no state '{self.variable}'")
+        return states[self.variable][..., lo:hi]
 
     def classes(self) -> torch.Tensor:
         """The winning neuron per batch element: the largest output, or for

@@ -12,6 +12,10 @@ source in the layered order: a self-connection or any other recurrent one, see
 sequence at once, in order; with them the groups step together, one step at a time. This
 module checks that and describes it as plain data (:class:`TrainPlan`); the runtime
 builds the modules.
+
+A constant-current encoder (data times amplitude held in a parameter of a group) makes
+that parameter the group's layer input, constant over the run; such a group takes no
+connection input (a layer has one input variable).
 """
 
 from __future__ import annotations
@@ -47,6 +51,19 @@ class TrainConnection:
 
 
 @dataclass
+class TrainCurrent:
+    """A constant-current encoder's drive (``encoder``: its path in the network): its
+    data (``[batch, hi - lo]``) times ``amplitude`` (SI) held in ``variable`` of neurons
+    ``lo:hi`` of a group."""
+
+    encoder: str
+    variable: str
+    lo: int
+    hi: int
+    amplitude: float
+
+
+@dataclass
 class TrainGroup:
     """A neuron group trained as a layer: the user's model and parameters, its input
     variable, and its initial state per neuron (SI units for models with units)."""
@@ -57,6 +74,8 @@ class TrainGroup:
     size: int
     input: str | None
     init: dict[str, np.ndarray]
+    currents: list[TrainCurrent] = field(default_factory=list)
+    base: np.ndarray | None = None  # the driven variable's own value, where no encoder is
 
 
 @dataclass
@@ -68,11 +87,14 @@ class TrainPlan:
     groups: list[TrainGroup] = field(default_factory=list)
     connections: list[TrainConnection] = field(default_factory=list)
     encoders: dict[str, int] = field(default_factory=dict)  # build name -> size
+    traced: set[str] = field(default_factory=set)  # groups whose state is summed per step
 
     @property
     def stepwise(self) -> bool:
-        """Whether a late (recurrent) connection makes the groups step together."""
-        return any(c.late for c in self.connections)
+        """Whether the groups step together, one step at a time: a late (recurrent)
+        connection needs it, and so does a group whose state is summed over the steps
+        (a ``voltage_sum`` decoder), which the fused sequence call does not return."""
+        return bool(self.traced) or any(c.late for c in self.connections)
 
 
 def training_plan(net: Any, objects: list[Any], program: Any, order: Sequence[str]
@@ -80,8 +102,9 @@ def training_plan(net: Any, objects: list[Any], program: Any, order: Sequence[st
     """Check that ``net`` (flattened ``objects``, lowered ``program`` before passes, the
     layered population ``order``) trains as layers; raise a :class:`NetworkError` naming
     what does not."""
-    from snncc.frontend.network import Connection, NeuronGroup
+    from snncc.frontend.network import Connection, NeuronGroup, split_group
     from snncc.frontend.nodes import Encoder
+    from snncc.units import get_value
 
     if getattr(net, "schedule", "brian2") != "layered":
         raise NetworkError(f"network '{net.name}': training needs schedule='layered' "
@@ -91,10 +114,16 @@ def training_plan(net: Any, objects: list[Any], program: Any, order: Sequence[st
     groups = {o.name: o for o in objects if isinstance(o, NeuronGroup)}
     for name, g in groups.items():
         if isinstance(g, Encoder):
-            if g.coding == "constant_current":
-                raise NetworkError(f"Encoder '{name}': constant-current encoders cannot be "
-                                   "trained through yet; use a spiking coding")
             plan.encoders[name] = g.size
+    # constant-current encoders do not lower (they write into their target's variable):
+    # found in the user's tree, keyed by path, their targets by build name
+    currents: dict[str, list[TrainCurrent]] = {}
+    for e in net.walk():
+        if isinstance(e, Encoder) and not e.hidden and e.coding == "constant_current":
+            tg, lo, hi = split_group(e.target)
+            currents.setdefault(net.build_name(tg), []).append(TrainCurrent(
+                encoder=e.path, variable=e.variable, lo=lo, hi=hi,
+                amplitude=float(get_value(e.amplitude))))
     conns: list[TrainConnection] = []
     for c in objects:
         if not isinstance(c, Connection):
@@ -158,7 +187,27 @@ def training_plan(net: Any, objects: list[Any], program: Any, order: Sequence[st
         pop = program.populations[name]
         init = {k: np.broadcast_to(np.asarray(v.init, dtype=np.float64), (pop.size,)).copy()
                 for k, v in pop.variables.items() if v.kind == "state"}
-        plan.groups.append(TrainGroup(name=name, model=g.model, params=dict(g.params),
+        params = dict(g.params)
+        cc = currents.get(name, [])
+        base = None
+        if cc:
+            var = cc[0].variable
+            if targets:
+                raise NetworkError(
+                    f"NeuronGroup '{name}': constant-current encoder '{cc[0].encoder}' drives "
+                    f"'{var}' and connections write {', '.join(sorted(targets))}; a trained "
+                    "layer has one input, so feed this group from the encoder only (or use a "
+                    "spiking coding)")
+            if any(c.variable != var for c in cc):
+                raise NetworkError(f"NeuronGroup '{name}': constant-current encoders drive "
+                                   f"{', '.join(sorted({c.variable for c in cc}))}; a trained "
+                                   "layer has one input variable")
+            v = pop.variables.get(var)
+            value = v.init if v is not None else pop.constants.get(var, 0.0)
+            base = np.broadcast_to(np.asarray(value, dtype=np.float64), (pop.size,)).copy()
+            params.pop(var, None)  # the layer's input now
+            targets = {var}
+        plan.groups.append(TrainGroup(name=name, model=g.model, params=params,
                                       size=g.size, input=next(iter(targets), None),
-                                      init=init))
+                                      init=init, currents=cc, base=base))
     return plan

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from snncc.errors import NetworkError
 from snncc.frontend.training import TrainGroup, TrainPlan
 from snncc.runtime.layer import Layer
 from snncc.units import second
@@ -72,9 +73,33 @@ class TrainableNetwork(torch.nn.Module):
         return {k: torch.as_tensor(v, dtype=like.dtype, device=like.device).expand(B, g.size)
                 for k, v in g.init.items() if k in layer.step_ir.init}
 
-    def forward(self, inputs: Mapping[str, torch.Tensor]
-                ) -> tuple[dict[str, torch.Tensor], dict[str, dict[str, torch.Tensor]]]:
-        first = next(iter(inputs.values()))
+    def _current(self, g: TrainGroup, currents: Mapping[str, torch.Tensor], B: int,
+                 like: torch.Tensor) -> torch.Tensor | None:
+        """The constant-current drive of ``g`` (``[batch, n]``, held over the run): its
+        variable's own value, with the encoders' data times amplitude where they drive."""
+        if not g.currents:
+            return None
+        base = torch.as_tensor(g.base, dtype=like.dtype, device=like.device)
+        x = base.expand(B, g.size).clone()
+        for c in g.currents:
+            data = currents[c.encoder].to(like)
+            x[:, c.lo:c.hi] = (data * c.amplitude).expand(B, c.hi - c.lo)
+        return x
+
+    def forward(self, inputs: Mapping[str, torch.Tensor],
+                currents: Mapping[str, torch.Tensor] | None = None,
+                steps: int | None = None
+                ) -> tuple[dict[str, torch.Tensor], dict[str, dict[str, torch.Tensor]],
+                           dict[str, dict[str, torch.Tensor]]]:
+        """Every group's spikes ``[T, batch, n]``, its final state and, for the traced
+        groups (``plan.traced``), the sum over the steps of its state after each step.
+        ``inputs``: the spiking encoders' trains ``[T, batch, n]``; ``currents``: the
+        constant-current encoders' data ``[batch, n]`` (then ``steps`` gives T)."""
+        currents = dict(currents or {})
+        tensors = [*inputs.values(), *currents.values()]
+        if not tensors:
+            raise NetworkError("the trained network has no encoder input")
+        first = tensors[0]
         dtype = next((p.dtype for p in self.weights.values()),
                      first.dtype if first.is_floating_point() else torch.float32)
         weights = {c.name: [(lag, m.to(dtype)) for lag, m in self._masked(c.name)]
@@ -83,10 +108,16 @@ class TrainableNetwork(torch.nn.Module):
                     for g in self.plan.groups}
         spikes: dict[str, torch.Tensor] = {k: v.to(dtype) for k, v in inputs.items()}
         finals: dict[str, dict[str, torch.Tensor]] = {}
-        T, B = first.shape[:2]
+        if inputs:
+            T, B = next(iter(inputs.values())).shape[:2]
+        else:
+            T, B = int(steps or 0), max(v.shape[0] for v in currents.values())
+        first = first.new_zeros((), dtype=dtype)
+        drive = {g.name: self._current(g, currents, B, first) for g in self.plan.groups}
         if not self.plan.stepwise:  # feed-forward: each group's whole sequence at once
             for g in self.plan.groups:
-                x = first.new_zeros(T, B, g.size, dtype=dtype)
+                x = first.new_zeros(T, B, g.size) if drive[g.name] is None else \
+                    drive[g.name].expand(T, B, g.size).clone()
                 for c in incoming[g.name]:
                     for lag, m in weights[c.name]:
                         if lag < T:
@@ -94,36 +125,56 @@ class TrainableNetwork(torch.nn.Module):
                             x[lag:] = x[lag:] + c.scale * torch.matmul(s, m)
                 layer: Layer = self.layers[g.name]  # type: ignore[assignment]
                 spikes[g.name], finals[g.name] = layer.run(x, self._initial(g, x))
-            return spikes, finals
-        # recurrent: all groups step together, in the layered order
+            return spikes, finals, {}
+        # recurrent or traced: all groups step together, in the layered order. The state
+        # "after step t" of the simulation also holds what late connections delivered
+        # after the group's slot, which the layers add at the start of step t + 1
         hist = {k: list(v.unbind(0)) for k, v in spikes.items()}
-        state = {}
+        state: dict[str, dict[str, torch.Tensor]] = {}
+        sums: dict[str, dict[str, torch.Tensor]] = {}
         for g in self.plan.groups:
             hist[g.name] = []
-            state[g.name] = self._initial(g, first.new_zeros(B, g.size, dtype=dtype))
+            state[g.name] = self._initial(g, first.new_zeros(B, g.size))
+
+        def late_input(g: TrainGroup, t: int) -> torch.Tensor | None:
+            out = None
+            for c in incoming[g.name]:
+                for lag, m in weights[c.name] if c.late else ():
+                    if 0 <= t - lag < T:
+                        y = c.scale * torch.matmul(hist[c.pre][t - lag], m)
+                        out = y if out is None else out + y
+            return out
+
         for t in range(T):
             for g in self.plan.groups:
-                x = first.new_zeros(1, B, g.size, dtype=dtype)
+                x = first.new_zeros(B, g.size) if drive[g.name] is None else drive[g.name]
                 for c in incoming[g.name]:
-                    for lag, m in weights[c.name]:
+                    for lag, m in weights[c.name] if not c.late else ():
                         if t >= lag:
                             x = x + c.scale * torch.matmul(hist[c.pre][t - lag], m)
+                late = late_input(g, t)
+                if late is not None:
+                    x = x + late
                 layer = self.layers[g.name]  # type: ignore[assignment]
-                s, state[g.name] = layer.run(x, state[g.name])
+                s, state[g.name] = layer.run(x[None], state[g.name])
                 hist[g.name].append(s[0])
+                if g.name in self.plan.traced:
+                    acc = sums.setdefault(g.name, {})
+                    for k in g.init:
+                        if k in state[g.name]:
+                            acc[k] = acc[k] + state[g.name][k] if k in acc else state[g.name][k]
+                    if late is not None and t > 0:  # it belonged to step t - 1's state
+                        key = g.input or next(iter(acc))
+                        acc[key] = acc[key] + late
         for g in self.plan.groups:
             spikes[g.name], finals[g.name] = torch.stack(hist[g.name]), state[g.name]
-            # what late connections delivered after the group's last step (it would be
-            # added at the start of step T) is already in the simulation's final state
-            pending = [(c, lag, m) for c in incoming[g.name] if c.late
-                       for lag, m in weights[c.name] if lag <= T]
-            if pending:
-                final = dict(finals[g.name])
-                key = g.input or next(iter(final))
-                for c, lag, m in pending:
-                    final[key] = final[key] + c.scale * torch.matmul(hist[c.pre][T - lag], m)
-                finals[g.name] = final
-        return spikes, finals
+            pending = late_input(g, T)  # delivered after the last step: in the final state
+            if pending is not None:
+                key = g.input or next(iter(finals[g.name]))
+                finals[g.name] = {**finals[g.name], key: finals[g.name][key] + pending}
+                if g.name in sums:
+                    sums[g.name][key] = sums[g.name][key] + pending
+        return spikes, finals, sums
 
 
 def dense_spikes(data: Any, steps: int, batch: int, n: int, device: torch.device,
