@@ -42,7 +42,7 @@ from snncc.errors import NetworkError, ParameterError, ShapeError, UnitError
 from snncc.units import Quantity, ms, second, time_to_seconds
 
 __all__ = [
-    "SpikeTrains", "cv_isi", "fano_factor", "firing_rates", "isi", "mean_cv", "mean_rate",
+    "SpikeTrains", "cv_isi", "duration_seconds", "fano_factor", "firing_rates", "isi", "mean_cv", "mean_rate",
     "pairwise_correlation", "population_rate", "spike_trains", "synchrony", "weight_matrix",
 ]
 
@@ -124,6 +124,16 @@ def _run_end(x: Any) -> float | None:
                              ) from None
     if not math.isfinite(v):
         raise ParameterError(f"duration: the network's t must be finite, got {v}")
+    return v
+
+
+def duration_seconds(duration: Any, what: str) -> float:
+    """A ``duration=`` argument in s (> 0): a time, a bare number in ms, or a compiled
+    network (the time it has run)."""
+    end = _run_end(duration)
+    v = end if end is not None else _seconds(duration, what)
+    if not v > 0:
+        raise ParameterError(f"{what} must be > 0 s, got {v} s")
     return v
 
 

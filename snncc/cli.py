@@ -132,7 +132,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if not args.no_plot:
         from snncc.plotting import raster
 
-        path = raster(h.spikes, out / "cuba_raster.png", duration=args.duration,
+        path = raster(h.spikes, out / "cuba_raster.png", duration=args.duration * 1e3,
                       title=f"CUBA, {args.n} neurons, {rate:.2f} Hz (snncc, {device})")
         print(f"\nraster plot: {path.resolve()}")
     return 0
@@ -266,9 +266,10 @@ def _plots(net: Any, folder: Path, duration: float) -> list[Path]:
         if isinstance(m, SpikeMonitor):
             n = m.stop - m.start
             rate = m.num_spikes / max(n, 1) / duration
-            paths.append(raster(m, folder / f"{m.name}_raster.png", duration=duration,
+            paths.append(raster(m, folder / f"{m.name}_raster.png", duration=duration * 1e3,
                                 title=f"{m.name}: {n} neurons, {rate:.2f} Hz"))
-            paths.append(rate_histogram(m, folder / f"{m.name}_rates.png", duration=duration,
+            paths.append(rate_histogram(m, folder / f"{m.name}_rates.png",
+                                        duration=duration * 1e3,
                                         title=f"{m.name}: firing rates"))
         elif isinstance(m, StateMonitor):
             for v in m.variables:

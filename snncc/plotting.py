@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from snncc import analysis
 from snncc.errors import ParameterError, ShapeError, SnnccError
 
 __all__ = ["population_rate", "raster", "rate_histogram", "traces", "weight_images",
@@ -86,8 +87,15 @@ def _n_neurons(spike_monitor: Any, i: np.ndarray) -> int:
         return int(i.max()) + 1 if i.size else 1
 
 
+def _duration_s(duration: Any, t: np.ndarray, what: str) -> float:
+    """``duration`` in s as :mod:`snncc.analysis` reads it; default: the last spike."""
+    if duration is None:
+        return float(t.max()) if t.size else 1.0
+    return analysis.duration_seconds(duration, f"{what}: duration")
+
+
 def raster(spike_monitor: Any, path: str | Path, title: str = "Spike raster", *,
-           duration: float | None = None, bin_ms: float = 5.0, max_points: int = 200_000,
+           duration: Any = None, bin_ms: float = 5.0, max_points: int = 200_000,
            rate_panel: bool = True) -> Path:
     """Write a spike raster (time vs neuron index) as a PNG, with the population rate
     below it.
@@ -96,7 +104,9 @@ def raster(spike_monitor: Any, path: str | Path, title: str = "Spike raster", *,
         spike_monitor: a SpikeMonitor after a run.
         path: output file (``.png`` is added if there is no suffix).
         title: figure title.
-        duration: length of the time axis in seconds (default: the last spike).
+        duration: length of the time axis: a time such as ``500*ms`` (a bare number
+            means ms, as everywhere in snncc) or the compiled network (up to its current
+            time); default: the last spike.
         bin_ms: bin width of the population-rate panel, in ms.
         max_points: draw at most this many spikes (evenly thinned beyond it).
         rate_panel: draw the population rate below the raster.
@@ -107,7 +117,7 @@ def raster(spike_monitor: Any, path: str | Path, title: str = "Spike raster", *,
     _matplotlib()
     t, i = _spikes(spike_monitor)
     n = _n_neurons(spike_monitor, i)
-    t_end = float(duration) if duration is not None else (float(t.max()) if t.size else 1.0)
+    t_end = _duration_s(duration, t, "raster")
     fig = _figure(8.0, 5.5 if rate_panel else 4.5)
     if rate_panel:
         ax, ax_rate = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
@@ -165,14 +175,15 @@ def traces(state_monitor: Any, var: str, path: str | Path, title: str | None = N
     return _save(fig, path)
 
 
-def rate_histogram(spike_monitor: Any, path: str | Path, duration: float | None = None,
+def rate_histogram(spike_monitor: Any, path: str | Path, duration: Any = None,
                    title: str = "Firing rates", bins: int = 40) -> Path:
     """Write a histogram of per-neuron firing rates (spike count / ``duration``) as a PNG.
 
     Args:
         spike_monitor: a SpikeMonitor after a run.
         path: output file.
-        duration: simulated time in seconds (default: the last spike time).
+        duration: simulated time: a time such as ``500*ms`` (a bare number means ms) or
+            the compiled network (up to its current time); default: the last spike time.
         title: figure title.
         bins: number of histogram bins.
 
@@ -182,9 +193,7 @@ def rate_histogram(spike_monitor: Any, path: str | Path, duration: float | None 
     _matplotlib()
     t, i = _spikes(spike_monitor)
     n = _n_neurons(spike_monitor, i)
-    dur = float(duration) if duration is not None else (float(t.max()) if t.size else 1.0)
-    if dur <= 0:
-        raise SnnccError(f"rate_histogram: duration must be > 0 s, got {dur}")
+    dur = _duration_s(duration, t, "rate_histogram")
     rates = np.bincount(i, minlength=n)[:n] / dur
     fig = _figure(6.0, 4.0)
     ax = fig.subplots(1, 1)
@@ -221,7 +230,6 @@ def population_rate(spikes: Any, path: str | Path, duration: Any = None, *,
     Returns:
         The path written.
     """
-    from snncc import analysis
 
     _matplotlib()
     kw = {"n": n, "t_start": t_start, "batch": batch, "bin": bin}
@@ -276,7 +284,6 @@ def weight_matrix(source: Any, connection: Any, path: str | Path, *, var: str = 
     Returns:
         The path written.
     """
-    from snncc import analysis
 
     _matplotlib()
     label = var

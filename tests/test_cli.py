@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from snncc.cli import main, step_code
+from snncc.units import ms
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -105,9 +106,9 @@ def test_plots(tmp_path: Path) -> None:
     net, h = cuba_network(n=200, seed=1)
     net.compile(backend="torch", device="cpu").run(20.0)
     assert h.spikes is not None and h.vm is not None
-    paths = [raster(h.spikes, tmp_path / "r.png", title="raster", duration=0.02),
+    paths = [raster(h.spikes, tmp_path / "r.png", title="raster", duration=20 * ms),
              traces(h.vm, "v", tmp_path / "v"),
-             rate_histogram(h.spikes, tmp_path / "h.png", duration=0.02)]
+             rate_histogram(h.spikes, tmp_path / "h.png", duration=20)]
     for p in paths:
         assert p.suffix == ".png" and p.stat().st_size > 1000
 

@@ -49,6 +49,29 @@ def test_population_rate_plot(tmp_path: Path) -> None:
     assert plain.shape == img.shape and not np.array_equal(plain, img)
 
 
+def test_raster_and_rate_histogram_read_times_as_analysis_does(tmp_path: Path) -> None:
+    """A bare number is ms (as everywhere in snncc), a time is a time, the network means
+    'up to now'; the three give the same figure. Bad durations name the function."""
+    net = sc.Network(dt=0.1 * ms, seed=0)
+    with net:
+        P = sc.PoissonGroup(50, rates=40 * Hz)
+        mon = sc.SpikeMonitor(P)
+    sim = net.compile(backend="torch")
+    sim.run(200 * ms)
+    imgs = [_read(plotting.raster(mon, tmp_path / f"r{k}.png", duration=d))
+            for k, d in enumerate((200, 200 * ms, sim))]
+    assert all(np.array_equal(imgs[0], x) for x in imgs[1:])
+    assert not np.array_equal(imgs[0], _read(plotting.raster(mon, tmp_path / "short.png",
+                                                             duration=20)))
+    hists = [_read(plotting.rate_histogram(mon, tmp_path / f"h{k}.png", duration=d))
+             for k, d in enumerate((200, sim))]
+    assert np.array_equal(*hists)
+    with pytest.raises(sc.ParameterError, match="rate_histogram: duration must be > 0"):
+        plotting.rate_histogram(mon, tmp_path / "bad.png", duration=-5)
+    with pytest.raises(sc.UnitError, match="raster: duration"):
+        plotting.raster(mon, tmp_path / "bad.png", duration=3 * Hz)
+
+
 def test_population_rate_plot_of_arrays_needs_n_and_duration(tmp_path: Path) -> None:
     i, t = np.array([0, 1, 1]), np.array([0.001, 0.002, 0.004])
     img = _read(plotting.population_rate((i, t), tmp_path / "r.png", 10, n=2,  # 10 ms
