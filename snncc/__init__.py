@@ -34,6 +34,7 @@ from snncc.frontend.assembly import (
     Projection,
 )
 from snncc.frontend.equations import Equations
+from snncc.frontend.learner import Learner
 from snncc.frontend.models import NeuronModel, SynapseModel
 from snncc.frontend.monitors import PopulationRateMonitor, SpikeMonitor, StateMonitor
 from snncc.frontend.network import (
@@ -51,7 +52,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Assembly", "Decoder", "Encoder", "ExcludedTypePolicy", "Generator", "IncludedTypePolicy",
-    "IndexPolicy", "Projection", "initializers",
+    "IndexPolicy", "Learner", "Projection", "initializers",
     "BackendError", "Connection", "DataError", "EquationSyntaxError", "Equations",
     "ConfigError", "IntegrationError", "Layer", "ModelError",
     "Network", "NetworkError", "NeuronGroup", "NeuronModel", "ParameterError",

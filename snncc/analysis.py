@@ -42,8 +42,9 @@ from snncc.errors import NetworkError, ParameterError, ShapeError, UnitError
 from snncc.units import Quantity, ms, second, time_to_seconds
 
 __all__ = [
-    "SpikeTrains", "cv_isi", "duration_seconds", "fano_factor", "firing_rates", "isi", "mean_cv", "mean_rate",
-    "pairwise_correlation", "population_rate", "spike_trains", "synchrony", "weight_matrix",
+    "SpikeTrains", "cv_isi", "duration_seconds", "fano_factor", "firing_rates", "isi",
+    "mean_cv", "mean_rate", "pairwise_correlation", "population_rate", "spike_trains",
+    "synchrony", "weight_matrix",
 ]
 
 _TOL = 1e-9  # s: spike times this close to a window or bin edge count as on the edge

@@ -471,3 +471,15 @@ def test_alias_to_a_nested_member_is_not_a_move() -> None:
     net = Net()
     assert net.output is net.l1.exc and net.l1.exc.parent is net.l1
     assert populations(net.compile()) == ["l1_exc", "l1_inh"]
+
+
+def test_a_member_named_like_the_api_is_refused_clearly() -> None:
+    """``self.hidden = ...`` would shadow the ``hidden`` property (hide/show): a clear
+    error naming the member and a fix, not an AttributeError from inside."""
+    class Net(sc.Network):
+        def __init__(self) -> None:
+            super().__init__()
+            self.hidden = sc.NeuronGroup(3, "lif")
+
+    with pytest.raises(sc.NetworkError, match="cannot name a member 'hidden'.*hidden_layer"):
+        Net()

@@ -275,3 +275,90 @@ def test_a_group_fed_by_a_current_and_connections_is_refused() -> None:
         sc.Connection(inp, hid, on_pre="v += w*mV", weight=1.0)
     with pytest.raises(NetworkError, match="one input"):
         net.build(learner="STCA")
+
+
+class SpaicNet(sc.Network):
+    """SPAIC's flow, written as in SPAIC: members and the learner in ``__init__``."""
+
+    def __init__(self, seed: int, trainable: str = "all") -> None:
+        super().__init__(dt=1 * ms, seed=seed, schedule="layered")
+        self.input = sc.Encoder(16, coding="poisson", max_rate=200 * Hz)
+        self.layer1 = sc.NeuronGroup(20, LIF)
+        self.output = sc.NeuronGroup(2, LIF)
+        self.con1 = sc.Connection(self.input, self.layer1, on_pre="v += w*mV",
+                                  w_init="uniform", w_init_param={"a": -1, "b": 5})
+        self.con2 = sc.Connection(self.layer1, self.output, on_pre="v += w*mV",
+                                  w_init="uniform", w_init_param={"a": -1, "b": 5})
+        self.decoder = sc.Decoder(self.output, "spike_counts")
+        targets = {"all": self, "con2": self.con2, "output": self.output}[trainable]
+        self.learner = sc.Learner(trainable=targets, algorithm="STCA", alpha=0.5)
+        self.learner.set_optimizer("Adam", 0.02)
+        self.learner.set_schedule("StepLR", step_size=5, gamma=0.5)
+
+
+def test_spaic_learner_trains_the_network() -> None:
+    """Learner(trainable=self, algorithm='STCA'), set_optimizer / set_schedule by name,
+    optim_zero_grad / optim_step / optim_schedule: the loss falls."""
+    seed = fresh_seed()
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, 32)
+    x = rng.random((32, 16)) * 0.3
+    x[y == 0, :8] += 0.7
+    x[y == 1, 8:] += 0.7
+    net = SpaicNet(seed)
+    net.build(batch=32)
+    learner = net.learner
+    assert net._trainer.layers["layer1"].step_ir.surrogate == "rectangle"
+    assert net._trainer.layers["layer1"].step_ir.alpha == 0.5
+    assert isinstance(learner.optimizer, torch.optim.Adam)
+    losses = []
+    for _ in range(10):
+        net.input(x)
+        net.run(20 * ms)
+        loss = torch.nn.functional.cross_entropy(net.decoder.predict, torch.as_tensor(y))
+        learner.optim_zero_grad()
+        loss.backward()
+        learner.optim_step()
+        learner.optim_shedule()  # SPAIC's spelling
+        losses.append(loss.item())
+    assert learner.optimizer.param_groups[0]["lr"] == pytest.approx(0.005)
+    assert np.mean(losses[-3:]) < np.mean(losses[:3]), losses
+
+
+@pytest.mark.parametrize("trainable", ["con2", "output"])
+def test_learner_trainable_freezes_the_rest(trainable: str) -> None:
+    net = SpaicNet(fresh_seed(), trainable=trainable)
+    net.build(batch=4)
+    w = dict(net._trainer.weights.items())
+    assert not w["con1"].requires_grad and w["con2"].requires_grad
+    assert [p is w["con2"] for p in net.parameters()] == [True]
+    before = w["con1"].detach().clone()
+    net.input(np.random.default_rng(0).random((4, 16)))
+    net.run(10 * ms)
+    net.learner.optim_zero_grad()
+    (net.decoder.predict.sum() + 1).backward()
+    net.learner.optim_step()
+    assert torch.equal(before, w["con1"].detach())
+
+
+def test_learner_errors_name_the_fix() -> None:
+    with pytest.raises(sc.ParameterError, match="plasticity rule.*plasticity.stdp"):
+        sc.Learner(algorithm="nearest_online_STDP")
+    with pytest.raises(sc.ParameterError, match="unknown surrogate"):
+        sc.Learner(algorithm="backprop")
+    learner = sc.Learner(algorithm="sbp")
+    assert learner.surrogate == "atan"
+    with pytest.raises(sc.ParameterError, match="unknown optimizer 'Adamm'.*Adam"):
+        learner.set_optimizer("Adamm", 0.1)
+    with pytest.raises(sc.ParameterError, match="unknown schedule 'StepLRR'.*StepLR"):
+        learner.set_schedule("StepLRR")
+    with pytest.raises(NetworkError, match="no optimizer; call learner.set_optimizer"):
+        learner.optim_step()
+    net = SpaicNet(fresh_seed())
+    with pytest.raises(NetworkError, match="Learner 'learner' and build\\(learner="):
+        net.build(learner="STBP")
+    with net:
+        sc.Learner(algorithm="STBP", name="second")
+    with pytest.raises(NetworkError, match="2 learners"):
+        net.build()

@@ -73,6 +73,11 @@ class Assembly(NetworkObject):
     def __setattr__(self, key: str, value: Any) -> None:
         if (isinstance(value, NetworkObject) and not key.startswith("_")
                 and key != "parent" and self not in list(_chain(value))[1:]):
+            own = getattr(type(self), key, None)
+            if isinstance(own, property) or callable(own):
+                raise NetworkError(f"{type(self).__name__} '{self.name}': cannot name a member "
+                                   f"'{key}', which is part of the {type(self).__name__} API "
+                                   f"(self.{key}); choose another name, e.g. '{key}_layer'")
             # (a member of a nested assembly assigned here is an alias, not a move)
             if value.name is None:
                 value.name = key

@@ -192,6 +192,19 @@ class Network(Assembly):
         is differentiable and :meth:`parameters` are the connections' weights; back in
         simulation mode (``net.train(False)``) the simulator runs with the learned
         weights. Needs ``schedule="layered"``; see :mod:`snncc.frontend.training`."""
+        from snncc.frontend.learner import learners_of
+
+        members = learners_of(self)
+        if len(members) > 1:
+            raise NetworkError(f"network '{self.name}' has {len(members)} learners ("
+                               f"{', '.join(m.path for m in members)}); BPTT trains with one")
+        spec = members[0] if members else None
+        if spec is not None:
+            if learner is not None:
+                raise NetworkError(f"network '{self.name}' has Learner '{spec.path}' and "
+                                   f"build(learner={learner!r}) was given too; use one")
+            learner, detach_reset = spec.surrogate, spec.detach_reset
+            alpha = spec.alpha if alpha is None else alpha
         object.__setattr__(self, "_learning", learner is not None)
         try:
             sim = self.compile(backend=backend, device=device, dtype=dtype, batch=batch,
@@ -203,7 +216,9 @@ class Network(Assembly):
         object.__setattr__(self, "_trainer", None)
         object.__setattr__(self, "_training", False)
         if learner is not None:
-            self._build_trainer(sim, learner, alpha, detach_reset, backend, batch)
+            owners = self._build_trainer(sim, learner, alpha, detach_reset, backend, batch)
+            if spec is not None:
+                spec._attach(self, owners)
         for node in self.walk():
             if hasattr(node, "_on_build") and not node.hidden:
                 node._on_build()
@@ -211,7 +226,9 @@ class Network(Assembly):
 
     # ------------------------------------------------------------- training
     def _build_trainer(self, sim: CompiledNetwork, learner: str, alpha: float | None,
-                       detach_reset: bool, backend: str, batch: int) -> None:
+                       detach_reset: bool, backend: str, batch: int
+                       ) -> dict[str, NetworkObject]:
+        """Build the trainable form; returns the build-name -> user-object map."""
         from snncc.frontend.assembly import clone
         from snncc.frontend.lower import lower_network
         from snncc.frontend.monitors import SpikeMonitor
@@ -221,7 +238,7 @@ class Network(Assembly):
         from snncc.runtime.training import TrainableNetwork
 
         surrogate = surrogates.resolve(learner)
-        objects, _ = self.flatten()
+        objects, owners = self.flatten()
         object.__setattr__(self, "_learning", True)
         try:
             lowered = lower_network(self, batch=batch, objects=objects)
@@ -255,6 +272,7 @@ class Network(Assembly):
             self._build_names[id(e)] for e in encoders])), monitors))
         object.__setattr__(self, "_training", True)
         object.__setattr__(self, "_train_out", None)
+        return owners
 
     def _need_trainer(self) -> Any:
         if getattr(self, "_trainer", None) is None:
@@ -263,8 +281,9 @@ class Network(Assembly):
         return self._trainer
 
     def parameters(self) -> Iterator[Any]:
-        """The trainable weights (for a torch optimizer), after a build with a learner."""
-        return self._need_trainer().parameters()
+        """The trainable weights (for a torch optimizer), after a build with a learner
+        (those a :class:`~snncc.Learner`'s ``trainable=`` froze are left out)."""
+        return (p for p in self._need_trainer().parameters() if p.requires_grad)
 
     def train(self, mode: bool = True) -> Network:
         """Training mode (``run`` is differentiable) or, with ``False``, simulation mode:
