@@ -93,15 +93,20 @@ def test_trained_layers_equal_the_layered_simulation(refractory: bool, trace: bo
     same_decoders({k: v.detach() for k, v in trained.items()}, decoders, seed)
 
 
+def two_classes(seed: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` 16-pixel patterns of two classes: left half bright or right half bright."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    x = rng.random((n, 16)) * 0.3
+    x[y == 0, :8] += 0.7
+    x[y == 1, 8:] += 0.7
+    return x, y
+
+
 def test_training_learns_and_the_simulation_keeps_the_weights() -> None:
     seed = fresh_seed()
     torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    # two classes of 16-pixel patterns: left half bright or right half bright
-    y = rng.integers(0, 2, 64)
-    x = rng.random((64, 16)) * 0.3
-    x[y == 0, :8] += 0.7
-    x[y == 1, 8:] += 0.7
+    x, y = two_classes(seed, 64)
     net = sc.Network(dt=1 * ms, seed=seed, schedule="layered")
     with net:
         inp = sc.Encoder(16, coding="poisson", max_rate=200 * Hz)
@@ -301,11 +306,7 @@ def test_spaic_learner_trains_the_network() -> None:
     optim_zero_grad / optim_step / optim_schedule: the loss falls."""
     seed = fresh_seed()
     torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 2, 32)
-    x = rng.random((32, 16)) * 0.3
-    x[y == 0, :8] += 0.7
-    x[y == 1, 8:] += 0.7
+    x, y = two_classes(seed, 32)
     net = SpaicNet(seed)
     net.build(batch=32)
     learner = net.learner
