@@ -132,10 +132,7 @@ def duration_seconds(duration: Any, what: str) -> float:
     """A ``duration=`` argument in s (> 0): a time, a bare number in ms, or a compiled
     network (the time it has run)."""
     end = _run_end(duration)
-    v = end if end is not None else _seconds(duration, what)
-    if not v > 0:
-        raise ParameterError(f"{what} must be > 0 s, got {v} s")
-    return v
+    return _positive(duration if end is None else end * second, what)
 
 
 def _positive(x: Any, what: str) -> float:

@@ -48,6 +48,27 @@ def layered_order(program: ir.Program) -> list[str]:
     return order
 
 
+def after_reset(program: ir.Program, pr: ir.Projection) -> bool:
+    """Whether ``pr``'s event pathways run after its population's reset: under the
+    ``"layered"`` schedule a self-projection acts from the next step on, as every other
+    recurrent projection does (see :mod:`snncc.passes.schedule`)."""
+    return program.schedule == "layered" and pr.pre == pr.post
+
+
+def slot_pathways(program: ir.Program, name: str
+                  ) -> tuple[list[tuple[ir.Projection, str]], list[tuple[ir.Projection, str]]]:
+    """The event pathways of population ``name``'s ``"layered"`` slot as (projection,
+    ``"on_pre"``/``"on_post"``): those before its reset (its outgoing on_pre, then the
+    on_post of the projections into it) and those after (its self-projections')."""
+    prs = list(program.projections.values())
+    before = [(pr, "on_pre") for pr in prs if pr.pre == name and not after_reset(program, pr)]
+    before += [(pr, "on_post") for pr in prs
+               if pr.post == name and not after_reset(program, pr)]
+    after = [(pr, d) for pr in prs if pr.pre == pr.post == name and after_reset(program, pr)
+             for d in ("on_pre", "on_post")]
+    return before, after
+
+
 def layer_reason(program: ir.Program, name: str) -> str:
     """Why population ``name`` steps where it does in a ``"layered"`` program."""
     inputs = dict.fromkeys(pr.pre for pr in program.projections.values()

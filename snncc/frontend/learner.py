@@ -34,24 +34,22 @@ _PLASTICITY = ("stdp", "nearest_online_stdp", "full_online_stdp", "rstdp", "rstd
 
 
 def _torch_class(kind: str, name: str) -> Any:
+    """``torch.optim.<name>`` (``kind="optimizer"``, SPAIC's spellings accepted) or
+    ``torch.optim.lr_scheduler.<name>`` (``kind="schedule"``)."""
     import torch
 
-    module = torch.optim if kind == "optimizer" else torch.optim.lr_scheduler
-    base = torch.optim.Optimizer if kind == "optimizer" else object
-    real = _OPTIM_ALIASES.get(name, name) if kind == "optimizer" else name
-    cls = getattr(module, str(real), None)
-    ok = isinstance(cls, type) and issubclass(cls, base) and not str(real).startswith("_")
-    if kind == "schedule":
-        ok = ok and hasattr(cls, "step") and real not in ("Optimizer", "LRScheduler")
-    if not ok:
-        choices = sorted(k for k, v in vars(module).items()
-                         if isinstance(v, type) and not k.startswith("_")
-                         and (issubclass(v, torch.optim.Optimizer) if kind == "optimizer"
-                              else hasattr(v, "step") and k.endswith(("LR", "Plateau",
-                                                                     "Restarts"))))
+    if kind == "optimizer":
+        module, real = torch.optim, _OPTIM_ALIASES.get(name, name)
+        choices = {k: v for k, v in vars(module).items() if isinstance(v, type)
+                   and issubclass(v, torch.optim.Optimizer) and v is not torch.optim.Optimizer}
+    else:
+        module, real = torch.optim.lr_scheduler, name
+        choices = {k: v for k, v in vars(module).items() if isinstance(v, type)
+                   and k.endswith(("LR", "Plateau", "Restarts"))}
+    if real not in choices:
         raise ParameterError(f"Learner: unknown {kind} {name!r}; use one of "
-                             f"{', '.join(choices)}")
-    return cls
+                             f"{', '.join(sorted(choices))}")
+    return choices[real]
 
 
 class Learner(NetworkObject):
@@ -98,33 +96,28 @@ class Learner(NetworkObject):
     def _build_leaves(self) -> list[NetworkObject]:
         return []  # nothing to simulate
 
-    def _trains(self, owners: dict[str, NetworkObject], conn: str, post: str) -> bool:
-        """Whether the connection built as ``conn`` into group ``post`` trains."""
-        if self._targets is None:
-            return True
-        from snncc.frontend.assembly import Assembly
-
-        chosen: set[int] = set()
-        for t in self._targets:
-            chosen.add(id(t))
-            if isinstance(t, Assembly):
-                chosen |= {id(m) for m in t.walk()}
-        return id(owners.get(conn)) in chosen or id(owners.get(post)) in chosen
-
     def _attach(self, net: Any, owners: dict[str, NetworkObject]) -> None:
-        """Freeze the weights that do not train; build the optimizer and scheduler."""
-        from snncc.frontend.assembly import Assembly
+        """Freeze the weights that do not train (``owners``: build name -> the user's
+        object); build the optimizer and scheduler."""
+        from snncc.frontend.assembly import Assembly, Projection
         from snncc.frontend.network import Connection, NeuronGroup
 
-        for t in self._targets or ():
-            if not isinstance(t, (Assembly, Connection, NeuronGroup)) and \
-                    type(t).__name__ != "Projection":
-                raise NetworkError(f"Learner '{self.name}': trainable must be networks, "
-                                   "assemblies, connections, projections or groups, got "
-                                   f"{t!r}")
+        chosen: set[int] | None = None
+        if self._targets is not None:
+            chosen = set()
+            for t in self._targets:
+                if not isinstance(t, (Assembly, Connection, Projection, NeuronGroup)):
+                    raise NetworkError(f"Learner '{self.name}': trainable must be networks, "
+                                       "assemblies, connections, projections or groups, "
+                                       f"got {t!r}")
+                chosen.add(id(t))
+                if isinstance(t, Assembly):
+                    chosen |= {id(m) for m in t.walk()}
         trainer = net._trainer
-        for c in trainer.plan.connections:
-            trainer.weights[c.name].requires_grad_(self._trains(owners, c.name, c.post))
+        for c in trainer.plan.connections:  # a connection in it, or one into a group in it
+            trains = chosen is None or id(owners.get(c.name)) in chosen \
+                or id(owners.get(c.post)) in chosen
+            trainer.weights[c.name].requires_grad_(trains)
         self.optimizer = self.scheduler = None
         if self._optim is not None:
             self._build_optimizer()
@@ -135,7 +128,7 @@ class Learner(NetworkObject):
         if net is None or getattr(net, "_trainer", None) is None:
             raise NetworkError(f"Learner '{self.name}': build the network first "
                                "(net.build())")
-        return (p for p in net._trainer.parameters() if p.requires_grad)
+        return net.parameters()
 
     # ----------------------------------------------------- optimizer, schedule
     def set_optimizer(self, optim_name: str, optim_lr: float, **kwargs: Any) -> None:

@@ -112,9 +112,7 @@ def layer_step(pop: ir.Population, *, input: str, tensors: dict[str, LayerTensor
         method_used=pop.method_used or "-", states=states, init=init, input=input,
         tensors=dict(tensors), update=update, threshold_arg=g, strict=strict, reset=reset,
         unless_refractory=tuple(x for x in pop.unless_refractory if x in states),
-        hold={jumped: _sym(jumped) + _sym("_in")}
-        if jumped is not None and jumped in pop.unless_refractory and pop.refractory is not None
-        else {},
+        hold={jumped: _sym(jumped) + _sym("_in")} if jumped in pop.unless_refractory else {},
         refractory_steps=steps, refractory_condition=condition, dt=dt)
 
 

@@ -58,18 +58,13 @@ class TrainableNetwork(torch.nn.Module):
         w = self.weights[name]
         return [(lag, w * getattr(self, f"mask_{name}_{lag}")) for lag in self._lags[name]]
 
-    def weight(self, name: str) -> torch.Tensor:
-        """Connection ``name``'s weight matrix with the missing synapses held at 0."""
-        return sum((m for _, m in self._masked(name)), torch.zeros_like(self.weights[name]))
-
     def synapse_weights(self, name: str) -> torch.Tensor:
         """Connection ``name``'s weights in its synapse order (``w`` of the simulation)."""
         c = next(c for c in self.plan.connections if c.name == name)
         return self.weights[name].detach()[torch.as_tensor(c.i), torch.as_tensor(c.j)]
 
-    def _initial(self, g: TrainGroup, like: torch.Tensor) -> dict[str, torch.Tensor]:
+    def _initial(self, g: TrainGroup, B: int, like: torch.Tensor) -> dict[str, torch.Tensor]:
         layer: Layer = self.layers[g.name]  # type: ignore[assignment]
-        B = like.shape[-2]
         return {k: torch.as_tensor(v, dtype=like.dtype, device=like.device).expand(B, g.size)
                 for k, v in g.init.items() if k in layer.step_ir.init}
 
@@ -102,6 +97,7 @@ class TrainableNetwork(torch.nn.Module):
         first = tensors[0]
         dtype = next((p.dtype for p in self.weights.values()),
                      first.dtype if first.is_floating_point() else torch.float32)
+        like = first.new_zeros((), dtype=dtype)  # dtype and device of everything made here
         weights = {c.name: [(lag, m.to(dtype)) for lag, m in self._masked(c.name)]
                    for c in self.plan.connections}
         incoming = {g.name: [c for c in self.plan.connections if c.post == g.name]
@@ -112,11 +108,10 @@ class TrainableNetwork(torch.nn.Module):
             T, B = next(iter(inputs.values())).shape[:2]
         else:
             T, B = int(steps or 0), max(v.shape[0] for v in currents.values())
-        first = first.new_zeros((), dtype=dtype)
-        drive = {g.name: self._current(g, currents, B, first) for g in self.plan.groups}
+        drive = {g.name: self._current(g, currents, B, like) for g in self.plan.groups}
         if not self.plan.stepwise:  # feed-forward: each group's whole sequence at once
             for g in self.plan.groups:
-                x = first.new_zeros(T, B, g.size) if drive[g.name] is None else \
+                x = like.new_zeros(T, B, g.size) if drive[g.name] is None else \
                     drive[g.name].expand(T, B, g.size).clone()
                 for c in incoming[g.name]:
                     for lag, m in weights[c.name]:
@@ -124,22 +119,22 @@ class TrainableNetwork(torch.nn.Module):
                             s = spikes[c.pre][:T - lag]
                             x[lag:] = x[lag:] + c.scale * torch.matmul(s, m)
                 layer: Layer = self.layers[g.name]  # type: ignore[assignment]
-                spikes[g.name], finals[g.name] = layer.run(x, self._initial(g, x))
+                spikes[g.name], finals[g.name] = layer.run(x, self._initial(g, B, like))
             return spikes, finals, {}
         # recurrent or traced: all groups step together, in the layered order. The state
         # "after step t" of the simulation also holds what late connections delivered
         # after the group's slot, which the layers add at the start of step t + 1
         hist = {k: list(v.unbind(0)) for k, v in spikes.items()}
-        state: dict[str, dict[str, torch.Tensor]] = {}
+        state = {g.name: self._initial(g, B, like) for g in self.plan.groups}
         sums: dict[str, dict[str, torch.Tensor]] = {}
         for g in self.plan.groups:
             hist[g.name] = []
-            state[g.name] = self._initial(g, first.new_zeros(B, g.size))
 
-        def late_input(g: TrainGroup, t: int) -> torch.Tensor | None:
+        def delivered(g: TrainGroup, t: int, late: bool) -> torch.Tensor | None:
+            """The input of ``g`` at step ``t`` from its late (or its other) connections."""
             out = None
             for c in incoming[g.name]:
-                for lag, m in weights[c.name] if c.late else ():
+                for lag, m in weights[c.name] if c.late is late else ():
                     if 0 <= t - lag < T:
                         y = c.scale * torch.matmul(hist[c.pre][t - lag], m)
                         out = y if out is None else out + y
@@ -147,14 +142,11 @@ class TrainableNetwork(torch.nn.Module):
 
         for t in range(T):
             for g in self.plan.groups:
-                x = first.new_zeros(B, g.size) if drive[g.name] is None else drive[g.name]
-                for c in incoming[g.name]:
-                    for lag, m in weights[c.name] if not c.late else ():
-                        if t >= lag:
-                            x = x + c.scale * torch.matmul(hist[c.pre][t - lag], m)
-                late = late_input(g, t)
-                if late is not None:
-                    x = x + late
+                x = like.new_zeros(B, g.size) if drive[g.name] is None else drive[g.name]
+                early, late = delivered(g, t, False), delivered(g, t, True)
+                for y in (early, late):
+                    if y is not None:
+                        x = x + y
                 layer = self.layers[g.name]  # type: ignore[assignment]
                 s, state[g.name] = layer.run(x[None], state[g.name])
                 hist[g.name].append(s[0])
@@ -163,14 +155,15 @@ class TrainableNetwork(torch.nn.Module):
                     for k in g.init:
                         if k in state[g.name]:
                             acc[k] = acc[k] + state[g.name][k] if k in acc else state[g.name][k]
-                    if late is not None and t > 0:  # it belonged to step t - 1's state
-                        key = g.input or next(iter(acc))
-                        acc[key] = acc[key] + late
+                    if late is not None:  # it belonged to step t - 1's state (lag >= 1)
+                        acc[g.input] = acc[g.input] + late  # type: ignore[index]
         for g in self.plan.groups:
             spikes[g.name], finals[g.name] = torch.stack(hist[g.name]), state[g.name]
-            pending = late_input(g, T)  # delivered after the last step: in the final state
+            # delivered after the last step: in the simulation's final state already (a
+            # late input means a connection into g, so g.input names its target)
+            pending = delivered(g, T, True)
             if pending is not None:
-                key = g.input or next(iter(finals[g.name]))
+                key: str = g.input  # type: ignore[assignment]
                 finals[g.name] = {**finals[g.name], key: finals[g.name][key] + pending}
                 if g.name in sums:
                     sums[g.name][key] = sums[g.name][key] + pending

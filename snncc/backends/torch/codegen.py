@@ -21,6 +21,7 @@ from snncc.backends.common import (
     layer_reason,
     layered_order,
     schedule_notes,
+    slot_pathways,
 )
 from snncc.backends.templating import render
 from snncc.backends.torch.printer import TorchPrinter
@@ -626,12 +627,10 @@ class _Gen:
             blocks.append(self.threshold(pop))
             blocks += [self.monitor(m) for m in p.monitors.values()
                        if m.kind != "state" and m.target == name]
-            outside = [pr for pr in projections if pr.pre != pr.post]
-            blocks += [self.pathway(pr, "on_pre") for pr in outside if pr.pre == name]
-            blocks += [self.pathway(pr, "on_post") for pr in outside if pr.post == name]
+            before, after = slot_pathways(p, name)
+            blocks += [self.pathway(pr, d) for pr, d in before]
             blocks.append(self.reset(pop))
-            own = [pr for pr in projections if pr.pre == pr.post == name]
-            blocks += [self.pathway(pr, d) for pr in own for d in ("on_pre", "on_post")]
+            blocks += [self.pathway(pr, d) for pr, d in after]
         return blocks
 
     # ------------------------------------------------------------ module

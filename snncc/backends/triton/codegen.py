@@ -35,7 +35,15 @@ import numpy as np
 import sympy
 
 from snncc.backends import common
-from snncc.backends.common import StateSpec, ell_table, layer_reason, layered_order, schedule_notes
+from snncc.backends.common import (
+    StateSpec,
+    after_reset,
+    ell_table,
+    layer_reason,
+    layered_order,
+    schedule_notes,
+    slot_pathways,
+)
 from snncc.backends.templating import render
 from snncc.backends.triton.printer import TritonPrinter
 from snncc.errors import BackendError
@@ -150,8 +158,8 @@ class _Gen:
         self.touched: dict[str, set[str]] = {p: set() for p in program.populations}
         layered = program.schedule == "layered"
         for pr in program.projections.values():
-            after_reset = layered and pr.pre == pr.post
-            events = [] if after_reset else [(pr.on_pre, pr.pre), (pr.on_post, pr.post)]
+            events = [] if after_reset(program, pr) else [(pr.on_pre, pr.pre),
+                                                          (pr.on_post, pr.post)]
             for code, slot in (*events, (pr.clock_update, pr.post)):
                 for n in _names_in(code):
                     owner, var = ((pr.pre, n[:-4]) if n.endswith("_pre") else
@@ -712,19 +720,13 @@ class _Gen:
             for pr in projections:
                 if pr.post == name and pr.clock_update:
                     self.synapse_kernel(pr)
-            outside = [pr for pr in projections if pr.pre != pr.post]
-            for pr in outside:
-                if pr.pre == name:
-                    self.pathway_kernel(pr, "on_pre")
-            for pr in outside:
-                if pr.post == name:
-                    self.pathway_kernel(pr, "on_post")
+            before, after = slot_pathways(p, name)
+            for pr, d in before:
+                self.pathway_kernel(pr, d)
             if self.deferred_reset(pop):
                 self.reset_kernel(pop)
-            for pr in projections:
-                if pr.pre == pr.post == name:
-                    self.pathway_kernel(pr, "on_pre")
-                    self.pathway_kernel(pr, "on_post")
+            for pr, d in after:
+                self.pathway_kernel(pr, d)
             if len(self.launches) > start:
                 self.launches[start]["note"] = (f"{k + 1}/{len(order)}: {name} "
                                                 f"({layer_reason(p, name)})")
