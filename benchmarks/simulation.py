@@ -16,7 +16,11 @@ numpy from ``--seed``) it times:
 Reported: wall seconds per simulated second (one run after a warm-up of a few steps, the
 state restored to t = 0 in between; CUDA synchronized before reading clocks), the speedup
 over eager dense (over torch CSR where dense is skipped), and each implementation's mean
-firing rate, which shows that all of them simulate the same network.
+firing rate, which shows that all of them simulate the same network. snncc's runs are
+repeated with its inf/NaN check turned off (``sim.check_finite = False``, interleaved with
+the checked runs); the footer gives the check's cost, both as the share of the run spent
+in it (``sim.last_check_seconds``, insensitive to other load on the machine) and as the
+difference of the median wall times.
 
     python benchmarks/simulation.py                          # all sizes, both models
     python benchmarks/simulation.py --sizes 4000 --models cuba --duration 200
@@ -201,16 +205,21 @@ def run_snncc(spec: ModelSpec, conn: Connectivity, backend: str, device: torch.d
             sim.run(warmup_steps * DT * 1e3)
             _sync(device)
             first = time.perf_counter() - t0
-            walls, loops, rates = [], [], []
-            for _ in range(repeats):
-                sim.load_state_dict(init)  # back to t = 0; the monitor forgets the warm-up
-                _sync(device)
-                t0 = time.perf_counter()
-                sim.run(steps * DT * 1e3)
-                _sync(device)
-                walls.append(time.perf_counter() - t0)
-                loops.append(sim.last_run_seconds)
-                rates.append(spikes.num_spikes / conn.n / (steps * DT))
+            walls, loops, rates, unchecked, checks = [], [], [], [], []
+            for r in range(repeats):
+                # with the inf/NaN check (the default) and without it, in turns: its cost
+                for check in ((True, False) if r % 2 == 0 else (False, True)):
+                    sim.check_finite = check
+                    sim.load_state_dict(init)  # back to t = 0; the monitor forgets the rest
+                    _sync(device)
+                    t0 = time.perf_counter()
+                    sim.run(steps * DT * 1e3)
+                    _sync(device)
+                    (walls if check else unchecked).append(time.perf_counter() - t0)
+                    if check:
+                        loops.append(sim.last_run_seconds)
+                        checks.append(sim.last_check_seconds / sim.last_run_seconds)
+                        rates.append(spikes.num_spikes / conn.n / (steps * DT))
         finally:
             for k, v in saved.items():
                 if v is None:
@@ -218,6 +227,8 @@ def run_snncc(spec: ModelSpec, conn: Connectivity, backend: str, device: torch.d
                 else:
                     os.environ[k] = v
     return {"wall_s": walls, "loop_s": loops, "rates_hz": rates,
+            "wall_unchecked_s": unchecked, "finite_check_share": statistics.median(checks),
+            "finite_check_cost": statistics.median(walls) / statistics.median(unchecked) - 1,
             "compile_cold_s": cold, "compile_cached_s": cached,
             "compile_cold_first_in_process": first_in_process,
             "first_run_s": first, "first_run_steps": warmup_steps,
@@ -548,6 +559,12 @@ def _main(args: argparse.Namespace, argv: list[str] | None) -> int:
               "and cached (identical network, same process).")
     footer = [f"{a['model']} N={a['n']:,}: rates agree within {a['spread'] * 100:.1f}% "
               f"(mean {a['mean_rate_hz']:.2f} Hz)" for a in agreement]
+    footer += [f"{r['model']} N={r['n']:,} {r['implementation']}: the inf/NaN check (on by "
+               f"default, once per chunk of steps) takes {r['finite_check_share']:.2%} of the "
+               f"run (sim.last_check_seconds); wall time with it versus without "
+               f"(sim.check_finite = False): {r['finite_check_cost']:+.1%} (medians of "
+               f"{args.repeats} runs each, interleaved)"
+               for r in rows if r["status"] == "ok" and "finite_check_cost" in r]
     footer += [f"{spec.name}: {spec.note}" for spec in (MODELS[m] for m in args.model_list)]
     footer += [f"{r['model']} N={r['n']:,} {r['implementation']} failed: {r['error']}"
                for r in rows if r["status"] == "error"]
@@ -570,7 +587,8 @@ def _main(args: argparse.Namespace, argv: list[str] | None) -> int:
                    "models_detail": {m: MODELS[m].note for m in args.model_list},
                    "timing": "wall time of run(duration) after a warm-up of warmup_steps "
                              "steps; state restored to t=0 before each timed run; CUDA "
-                             "synchronized before reading the clock"},
+                             "synchronized before reading the clock; snncc also without "
+                             "its inf/NaN check (wall_unchecked_s, finite_check_cost)"},
         "machine": info,
         "rows": rows,
         "rate_agreement": agreement,

@@ -5,6 +5,9 @@ site's stream number, with the counter ``step * lanes + lane``: no state to carr
 between steps, identical numbers on every run with the same seed (and after a
 ``state_dict`` round trip), and a step loop that can be captured in a CUDA graph.
 Draws are float32 (24 random bits) whatever the simulation dtype.
+
+``tl.cast`` (not ``tl.to_tensor``, which Triton 3.6 lacks) turns the seed, the stream
+number (a literal, so a constexpr) and the step into int64 on every supported Triton.
 """
 
 from __future__ import annotations
@@ -19,13 +22,13 @@ import triton.language as tl  # noqa: E402
 def key(seed, stream):
     """The Philox key of one draw site: the seed (31 bits) in the low word, the stream
     number in the high word."""
-    return tl.to_tensor(seed).to(tl.int64) + tl.to_tensor(stream).to(tl.int64) * 4294967296
+    return tl.cast(seed, tl.int64) + tl.cast(stream, tl.int64) * 4294967296
 
 
 @triton.jit
 def counter(n, lane, lanes):
     """The Philox counter of ``lane`` (of ``lanes``) at step ``n``."""
-    return tl.to_tensor(n).to(tl.int64) * lanes + lane.to(tl.int64)
+    return tl.cast(n, tl.int64) * lanes + lane.to(tl.int64)
 
 
 @triton.jit

@@ -13,7 +13,7 @@ from snncc.kernels import import_triton
 triton = import_triton()
 import triton.language as tl  # noqa: E402
 
-PI_2 = 1.5707963267948966
+PI_2 = tl.constexpr(1.5707963267948966)
 
 
 @triton.jit

@@ -6,6 +6,8 @@ what is wrong, where (object, line, column) and how to fix it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 
 class SnnccError(Exception):
     """Base class of every error snncc raises on bad input."""
@@ -80,3 +82,44 @@ class ConfigError(SnnccError):
 class DataError(SnnccError):
     """A data set cannot be loaded (a missing file, a corrupt or truncated IDX file,
     images and labels that do not match, a missing optional package)."""
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """``" (did you mean 'a' or 'b'?)"`` for the known names closest to ``name``, or
+    ``""`` when none is close."""
+    import difflib
+
+    close = difflib.get_close_matches(str(name), sorted({str(k) for k in known}), n=3)
+    if not close:
+        return ""
+    return f" (did you mean {' or '.join(repr(c) for c in close)}?)"
+
+
+def unknown_name(where: str, what: str, name: str, known: Iterable[str],
+                 kind: type[SnnccError] = UnknownNameError, fix: str = "") -> SnnccError:
+    """The one error for a name that is not one of ``known``: ``where`` names the object,
+    ``what`` the kind of name (``"parameter"``), ``fix`` what else to do; the message
+    lists the closest known names and all of them."""
+    names = sorted({str(k) for k in known})
+    listed = ", ".join(names) if names else "none"
+    tail = f"; {fix}" if fix else ""
+    return kind(f"{where}: unknown {what} {name!r}{did_you_mean(name, names)}; known "
+                f"{what}s: {listed}{tail}")
+
+
+def check_names(where: str, what: str, given: Iterable[str], known: Iterable[str],
+                kind: type[SnnccError] = UnknownNameError, fix: str = "") -> None:
+    """Raise :func:`unknown_name` for the first of ``given`` that is not in ``known``."""
+    known = set(known)
+    for name in given:
+        if name not in known:
+            raise unknown_name(where, what, name, known, kind, fix)
+
+
+class NonFiniteError(SnnccError):
+    """A state variable became inf or NaN during a run (an unstable equation, ``log`` or
+    ``sqrt`` of a negative value, a division by zero, too large a ``dt``). The message
+    names the group, the variable and the steps (and times) in which it happened; the run
+    stops at the end of those steps, with time, state and monitors agreeing there.
+    ``net.compile(..., check_finite=False)`` (or ``sim.check_finite = False``) turns the
+    check off."""

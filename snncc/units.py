@@ -729,6 +729,8 @@ def parse_unit(text: str, *, source: str | None = None, line: int = 1, column: i
         raise fail("missing unit", 0)
     try:
         tree = ast.parse(body, mode="eval")
+    except (RecursionError, MemoryError):
+        raise fail("the unit expression is nested too deeply", 0) from None
     except SyntaxError as exc:
         offset = exc.offset - 1 if exc.offset and 0 < exc.offset <= len(body) else len(body)
         if exc.lineno and exc.lineno > 1:
@@ -737,16 +739,21 @@ def parse_unit(text: str, *, source: str | None = None, line: int = 1, column: i
     return _UnitWalker(body, fail).dim(tree.body)
 
 
+def char_column(line: str, byte_offset: int) -> int:
+    """The character offset in ``line`` of a UTF-8 byte offset, which is what Python's
+    ``ast`` reports as ``col_offset`` (``"ｖ > Vx"``: byte 6 is character 4)."""
+    return len(line.encode("utf-8")[:max(byte_offset, 0)].decode("utf-8", errors="ignore"))
+
+
 class _UnitWalker:
     """Evaluates the dimension of a parsed unit expression."""
 
     def __init__(self, body: str, fail: Callable[..., EquationSyntaxError]) -> None:
         self.body = body
-        self.encoded = body.encode("utf-8")
         self.fail = fail
 
     def col(self, byte_offset: int) -> int:
-        return len(self.encoded[:byte_offset].decode("utf-8", errors="ignore"))
+        return char_column(self.body, byte_offset)
 
     def at(self, node: ast.AST) -> int:
         return self.col(getattr(node, "col_offset", 0))

@@ -518,3 +518,107 @@ def test_statement_unknown_and_read_only_targets() -> None:
         StatementBlock("v = 1\nVr = 2").to_statements(
             res, check_units=False, writable=lambda n: "read-only" if n == "Vr" else None)
     assert exc.value.line == 2
+
+
+# ------------------------------------------------ positions in characters, not bytes
+def _model_error(**kw: object) -> EquationSyntaxError:
+    with pytest.raises(sc.SnnccError) as info:
+        model = sc.NeuronModel(**{"equations": "dv/dt = -v/(10*ms) : volt", **kw})
+        net = sc.Network(dt=0.1 * sc.units.ms)
+        with net:
+            sc.NeuronGroup(1, model)
+        net.lower()
+    return info.value  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize("kw,line,column", [
+    (dict(threshold="ｖ > Vx"), 1, 5),                       # ｖ is 3 bytes in UTF-8
+    (dict(threshold="v > 1*mV", reset="v = ｖ*2 + Vx"), 1, 11),
+    (dict(threshold="v > 1*mV", reset="v = 0*mV\nv = ｖ + Vx"), 2, 9),
+    (dict(equations="dv/dt = (ｖ - Vx)/(10*ms) : volt"), 1, 14),
+    (dict(equations="dv/dt = -v/(10*ms) : volt\nI = é : volt"), 2, 5),
+    (dict(threshold="ｖ ^ 2 > 1"), 1, 3),
+    (dict(threshold="ｖｖ + 1 2 > 0"), 1, 8),                 # Python's own syntax error
+])
+def test_error_columns_count_characters(kw: dict, line: int, column: int) -> None:
+    err = _model_error(**kw)
+    assert (err.line, err.column) == (line, column), str(err)
+    text = err.source.splitlines()[line - 1]
+    assert str(err).splitlines()[-1] == "    " + " " * (column - 1) + "^"
+    assert text[column - 1] in "Vé^2"
+
+
+# -------------------------------------------- absurd input: errors, quickly, no hang
+@pytest.fixture
+def hang_guard():  # noqa: ANN201
+    """Fails a test that runs 60 s: a guard against hangs, not a speed check."""
+    import signal
+
+    def stop(signum: int, frame: object) -> None:
+        raise TimeoutError("no result after 60 s (a hang)")
+
+    old = signal.signal(signal.SIGALRM, stop)
+    signal.alarm(60)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, old)
+
+
+@pytest.mark.parametrize("rhs,message", [
+    ("10**10**10*mV/ms", "beyond the float64 range"),
+    ("2**10**10*mV/ms", "beyond the float64 range"),
+    ("1e400*mV/ms", "beyond the float64 range"),
+    ("9" * 400 + "*mV/ms", "beyond the float64 range"),
+    ("9" * 5000 + "*mV/ms", "too many digits"),
+    ("exp(1000)*mV/ms", "beyond the float64 range"),
+    ("(" * 250 + "v" + ")" * 250 + "/ms", "nested"),
+    ("tanh(" * 150 + "v/mV" + ")" * 150 + "*mV/ms", "nested"),
+    ("v/ms" + "+v/ms" * 30000, "nested|longer than"),
+    ("v/ms*(" + " < ".join(["v"] * 12000) + ")", "longer than"),
+    ("-" * 100000 + "v/ms", "nested"),
+    ("v/(0*ms)", "division by zero"),
+    ("v % (0*mV)/ms", "modulo by zero"),
+    ("log(0)*mV/ms", "infinite or undefined"),
+    ("sqrt(-1)*mV/ms", "complex"),
+    ("0**-1*mV/ms", "negative power"),
+    ("v**rand()/ms", "rational number"),
+    ("v**pi/ms", "rational number"),
+], ids=lambda x: x[:24] if isinstance(x, str) else None)
+def test_absurd_expressions_are_errors(hang_guard: None, rhs: str, message: str) -> None:
+    with pytest.raises(sc.SnnccError, match=message):
+        _raise(_model_error(equations=f"dv/dt = {rhs} : volt"))
+
+
+def _raise(err: Exception) -> None:
+    raise err
+
+
+def test_small_and_exact_powers_still_work() -> None:
+    scope = Scope("test", unit_aware=False, time_scale=1.0)
+    scope.add_variable("v", None)
+    e, _ = Expression("2**-10**10 + 10**-400 + 2**10 + 4**0.5").to_sympy(
+        scope.resolve, check_units=False)
+    assert float(e) == pytest.approx(1024 + 2)
+
+
+def test_conditions_in_arithmetic_count_as_numbers() -> None:
+    """A condition as an operand, a function argument or an assigned value is 1 or 0
+    (Brian2's ``int(t > t0)`` idiom), never a sympy TypeError."""
+    scope = Scope("test", unit_aware=False, time_scale=1.0)
+    scope.add_variable("v", None)
+    for text in ("exp(v > 1)", "(v > 1) < 2", "(v > 1 and v < 3) * 2", "-(0 < 1)",
+                 "0 < 0.001", "where(0 < 0.001, 1, 2)"):
+        e, _ = Expression(text).to_sympy(scope.resolve, check_units=False)
+        assert e is not None
+    (st,) = StatementBlock("v += not 1").to_statements(scope.resolve, check_units=False)
+    assert st.expr == 0
+
+
+def test_long_statement_block_lowers(hang_guard: None) -> None:
+    """A 4,000-line reset (text positions were found by re-splitting the whole text for
+    each line: quadratic)."""
+    net = sc.Network(dt=0.1 * sc.units.ms)
+    with net:
+        sc.NeuronGroup(1, sc.NeuronModel("dv/dt = -v/(10*ms) : volt", threshold="v > 1*mV",
+                                         reset="\n".join(["v = 0*mV"] * 4000)))
+    assert len(net.lower().populations[net.objects[0].name].reset) == 4000

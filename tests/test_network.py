@@ -956,3 +956,67 @@ def test_module_double_moves_state_arrays_and_dtype() -> None:
     with pytest.raises(sc.ParameterError, match="float32 or torch.float64"):
         sim.half()
     assert sim.get("P", "v").dtype == torch.float64, "a refused move changes nothing"
+
+
+# ------------------------------------------------ conditions and empty connections
+def test_condition_with_and_and_random_draws() -> None:
+    """Documented conditions: ``and`` over broadcast i, j (numpy used to refuse the
+    ragged tuple), and rand()/randn() drawn per pair (deterministic under the seed)."""
+    adj, i, j = simulated_adjacency(6, 7, condition="i != j and j > 0")
+    expect = np.array([[int(a != b and b > 0) for b in range(7)] for a in range(6)])
+    np.testing.assert_array_equal(adj, expect)
+    _, i1, j1 = simulated_adjacency(20, 20, condition="randn() > 0", seed=3)
+    _, i2, j2 = simulated_adjacency(20, 20, condition="randn() > 0", seed=3)
+    assert 100 < i1.size < 300  # about half of 400 pairs
+    np.testing.assert_array_equal(i1, i2)
+    np.testing.assert_array_equal(j1, j2)
+
+
+@pytest.mark.parametrize("condition,message", [("i/0 > 1", "division by zero"),
+                                               ("i % 0 > 1", "modulo by zero"),
+                                               ("i // 0 > 1", "division by zero")])
+def test_condition_division_by_zero_is_an_error(condition: str, message: str) -> None:
+    net = sc.Network(dt=DT * ms)
+    with net:
+        G = sc.NeuronGroup(3, COUNTER)
+        sc.Connection(G, G, on_pre="x += 1", condition=condition)
+    with pytest.raises(sc.SnnccError, match=message):
+        net.lower()
+
+
+@pytest.mark.parametrize("backend", ["torch", "triton"])
+@pytest.mark.parametrize("conn", [dict(p=0.0), dict(p=1e-9), dict(i=[], j=[]),
+                                  dict(condition="i > 100", delay="i*ms")])
+def test_connection_without_synapses_runs(backend: str, conn: dict) -> None:
+    if backend == "triton":
+        pytest.importorskip("triton")
+    syn = sc.SynapseModel("w : 1\ndapre/dt = -apre/(5*ms) : 1 (event-driven)",
+                          on_pre="x += w; apre += 1", on_post="w += apre")
+    net = sc.Network(dt=DT * ms, seed=0)
+    with net:
+        src = sc.SpikeGeneratorGroup(3, [0, 1, 2], [0.1, 0.2, 0.3] * ms)
+        dst = sc.NeuronGroup(3, sc.NeuronModel("x : 1", threshold="x > 0.5", reset="x = 0"))
+        sc.Connection(src, dst, syn, **conn)
+        mon = sc.StateMonitor(dst, "x")
+    sim = net.compile(backend=backend)
+    sim.run(0.5 * ms)
+    assert sim.program.projections[next(iter(sim.program.projections))].n_synapses == 0
+    assert not val(mon.x).any()
+
+
+@pytest.mark.parametrize("kw,message", [
+    (dict(refractory=1e9 * ms), "refractory period"),       # past "never spiked"
+    (dict(refractory=1e300 * ms), "refractory period"),     # int64 overflow
+    (dict(delay=1e7 * ms), "delay"),                        # a 1e8-row spike history
+    (dict(delay="1e300*ms"), "delay"),
+])
+def test_absurd_times_are_errors(kw: dict, message: str) -> None:
+    net = sc.Network(dt=DT * ms)
+    with net:
+        G = sc.NeuronGroup(3, sc.NeuronModel(
+            "dv/dt = (2*mV - v)/(1*ms) : volt", threshold="v > 1*mV", reset="v = 0*mV",
+            refractory=kw.get("refractory")))
+        if "delay" in kw:
+            sc.Connection(G, G, on_pre="v += 1*mV", delay=kw["delay"])
+    with pytest.raises(sc.errors.ParameterError, match=message):
+        net.lower()

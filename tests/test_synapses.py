@@ -262,7 +262,7 @@ def _compile_synapse(equations: str, **kw: object) -> None:
 
 
 @pytest.mark.parametrize("equations, kw, error, match", [
-    ("dx/dt = x : 1 (clock-driven)", {"params": {"tau": 1 * ms}}, sc.UnitError,
+    ("dx/dt = x : 1 (clock-driven)", {}, sc.UnitError,
      "right-hand side of dx/dt has dimension 1, expected hertz"),
     ("dx/dt = -x/(5*ms) + foo : 1 (clock-driven)", {}, sc.UnknownNameError, "unknown name 'foo'"),
     ("dv_post/dt = -v_post/(5*ms) : 1 (clock-driven)", {}, sc.ModelError,

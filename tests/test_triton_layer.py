@@ -242,7 +242,7 @@ def test_several_programs(monkeypatch):
     # per-neuron parameters (index lane % N) and the per-lane gradients line up
     L = _per_neuron_layer(7)
     _, build = load_generated(L.source("triton"), "triton")
-    monkeypatch.setitem(build.__globals__, "launch_config", lambda lanes, device, k: (8, 4))
+    monkeypatch.setitem(build.__globals__, "launch_config", lambda lanes, device, k, dtype: (8, 4))
     _compare(L, _drive((10, 3, 7), 0.0, 3.0), min_spikes=10)
 
 

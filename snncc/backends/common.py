@@ -5,7 +5,8 @@ grouped by source neuron."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import unicodedata
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -37,6 +38,59 @@ class Generated:
     state: dict[str, StateSpec] = field(default_factory=dict)
     kernels: list[str] = field(default_factory=list)
     loop: str = "host"
+
+
+def _visible(c: str) -> str:
+    """A character of a comment as itself if printable, else a space (whitespace) or an
+    escape such as ``\\x00`` / ``\\u202e``."""
+    if c.isprintable():
+        return c
+    if c.isspace():
+        return " "
+    return repr(c)[1:-1] if ord(c) < 0x10000 else f"\\U{ord(c):08x}"
+
+
+def comment_text(text: object, closer: str = "") -> str:
+    """``text`` as the body of a one-line comment of generated code: its lines (split
+    wherever Python splits lines: ``\\n``, ``\\r``, form feed, ``\\x1c``-``\\x1e``,
+    ``\\x85``, ``\\u2028``, ...) stripped and joined by ``"; "``, every other character
+    that is not printable (NUL, tabs, bidi controls, ...) a space or an escape, and
+    ``closer`` (what ends a comment in the target, e.g. ``"*/"``) broken apart. The one
+    way user text enters generated code: the result cannot end the comment it is in."""
+    one = "; ".join(ln.strip() for ln in str(text).splitlines() if ln.strip())
+    out = "".join(_visible(c) for c in one)
+    while closer and closer in out:
+        out = out.replace(closer, f"{closer[0]} {closer[1:]}")
+    return out
+
+
+class LocalNames:
+    """The names of generated locals, one per (owner, what, role): ``<owner>_<what>``
+    (``<owner>_<role>`` for a role such as ``spk``; ``<owner>_<what>_<role>`` for both),
+    with a number appended where Python would read it as a name already given out or
+    reserved (it compares identifiers NFKC-normalized, as Python does: ``ﬁ`` is ``fi``).
+    So group ``A`` with variable ``b_c`` and group ``A_b`` with ``c`` never share a
+    variable, and no user name becomes a name that starts with ``_`` (the generated
+    code's temporaries) or a reserved one."""
+
+    def __init__(self, reserved: Iterable[str] = ()) -> None:
+        self.taken = {unicodedata.normalize("NFKC", r) for r in reserved}
+        self.given: dict[tuple[str, str, str, str], str] = {}
+
+    def __call__(self, owner: str, what: str = "", role: str = "", *, kind: str = "") -> str:
+        """The local of ``owner``'s ``what`` in ``role``; ``kind`` keeps apart things of
+        one name (a state variable and a static array) without showing in the name."""
+        key = (owner, what, role, kind)
+        if key not in self.given:
+            base = "_".join(x for x in key[:3] if x)
+            base = "o" + base if base.startswith("_") else base
+            name, k = base, 1
+            while unicodedata.normalize("NFKC", name) in self.taken:
+                k += 1
+                name = f"{base}_{k}"
+            self.taken.add(unicodedata.normalize("NFKC", name))
+            self.given[key] = name
+        return self.given[key]
 
 
 def layered_order(program: ir.Program) -> list[str]:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import jinja2
 
+from snncc.backends.common import comment_text
+
 
 def templates_dir() -> Path:
     """The folder holding ``torch/``, ``triton/``, ... templates."""
@@ -24,15 +26,22 @@ def templates_dir() -> Path:
 
 # targets whose templates put block tags on lines of their own (removed when rendered)
 _TAG_LINES = {"triton"}
+# what ends a comment of each target whose comments are not "# ... <end of line>"
+_COMMENT_CLOSERS: dict[str, str] = {}
 
 
 @functools.cache
 def environment(target: str) -> jinja2.Environment:
-    """The Jinja2 environment of one target (``"torch"``, ``"triton"``)."""
+    """The Jinja2 environment of one target (``"torch"``, ``"triton"``), with the filter
+    ``comment`` (:func:`~snncc.backends.common.comment_text`)."""
     tidy = target in _TAG_LINES
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir() / target)),
-                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                              trim_blocks=tidy, lstrip_blocks=tidy)
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir() / target)),
+                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                             trim_blocks=tidy, lstrip_blocks=tidy)
+    # ``{{ text | comment }}``: every text a template puts after "#"
+    env.filters["comment"] = functools.partial(comment_text,
+                                               closer=_COMMENT_CLOSERS.get(target, ""))
+    return env
 
 
 def render(target: str, name: str, **context: object) -> str:

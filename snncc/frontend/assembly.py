@@ -28,11 +28,12 @@ from __future__ import annotations
 
 import copy
 import sys
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from snncc.errors import NetworkError, ParameterError
+from snncc.errors import NetworkError, ParameterError, check_names
 from snncc.frontend.objects import NetworkObject, context_stack, detached
 
 
@@ -166,6 +167,7 @@ class Assembly(NetworkObject):
 
     def _assign_names(self) -> None:
         used: set[str] = set()
+        spelled: dict[str, str] = {}  # NFKC-normalized name -> the name given
         counters: dict[str, int] = {}
         for obj in self._members:
             if obj.name is None:
@@ -179,11 +181,16 @@ class Assembly(NetworkObject):
             if not isinstance(obj.name, str) or not obj.name.isidentifier():
                 raise NetworkError(f"name {obj.name!r} of {type(obj).__name__} must be a "
                                    "Python identifier (letters, digits, _)")
-            if obj.name in used:
+            # as Python reads identifiers in generated code: NFKC-normalized ("ﬁ" is "fi")
+            norm = unicodedata.normalize("NFKC", obj.name)
+            if norm in spelled:
                 where = (f"members of assembly '{self.path}'" if self.parent
                          else f"objects in network '{self.name}'")
-                raise NetworkError(f"two {where} are named {obj.name!r}; give them "
+                same = ("" if spelled[norm] == obj.name else
+                        f" and {spelled[norm]!r}, which Python reads as one name")
+                raise NetworkError(f"two {where} are named {obj.name!r}{same}; give them "
                                    "different names")
+            spelled[norm] = obj.name
             used.add(obj.name)
             if isinstance(obj, Assembly):
                 obj._assign_names()
@@ -451,6 +458,12 @@ class Projection(NetworkObject):
         bad = [k for k in connection if k in ("pre", "post", "name")]
         if bad:
             raise ParameterError(f"{who}: {bad[0]}= is set by the projection")
+        import inspect
+
+        known = [k for k in inspect.signature(Connection.__init__).parameters
+                 if k not in ("self", "pre", "post", "name")]
+        check_names(who, "connection option", connection, known, kind=ParameterError,
+                    fix="the projection passes its other keywords to each Connection")
         self.connection = dict(connection)
         super().__init__(name)
 

@@ -32,11 +32,17 @@ def evaluate(expr: sympy.Expr, env: Mapping[str, object], size: int,
         raise ParameterError(f"{what}: cannot evaluate at build time; unknown "
                              f"{', '.join(missing)}")
     symbols = sorted(e.free_symbols, key=lambda s: s.name)
-    fn = sympy.lambdify(symbols, e, modules=[{"clip": np.clip, "exprel": _exprel}, "numpy"])
     args = [values[s.name] if s.name in values else env[s.name] for s in symbols]
-    with np.errstate(all="ignore"):
-        out = np.asarray(fn(*args), dtype=np.float64)
-    out = np.broadcast_to(out, (size,)).copy()
+    try:
+        fn = sympy.lambdify(symbols, e, modules=[{"clip": np.clip, "exprel": _exprel},
+                                                 "numpy"])
+        with np.errstate(all="ignore"):
+            out = np.asarray(fn(*args), dtype=np.float64)
+        out = np.broadcast_to(out, (size,)).copy()
+    except (ArithmeticError, TypeError, ValueError, NameError, KeyError,
+            RecursionError) as exc:  # what numpy or sympy's printer make of absurd input
+        raise ParameterError(f"{what}: cannot evaluate {expr} at build time "
+                             f"({type(exc).__name__}: {exc})") from None
     if not np.all(np.isfinite(out)):
         raise ParameterError(f"{what}: the expression {expr} gives non-finite values")
     return out

@@ -9,18 +9,29 @@ mismatch or an unknown name is reported at its column in the source.
 from __future__ import annotations
 
 import ast
+import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import TypeVar
 
 import sympy
 
 from snncc.errors import EquationSyntaxError, ModelError, UnitError, UnknownNameError
 from snncc.ir.functions import clip, exprel, rand, randn
 from snncc.ir.statements import Statement
-from snncc.units import DIMENSIONLESS, Dimension
+from snncc.units import DIMENSIONLESS, Dimension, char_column
 
 SECOND = Dimension(s=1)
+_T = TypeVar("_T")
+#: the deepest nesting of operations an expression may have (Python's own parser stops
+#: at 200 brackets; sympy and the converter recurse once or twice per level)
+MAX_DEPTH = 100
+#: the most operations (ast nodes) one expression or statement block may have
+MAX_NODES = 20_000
+#: numbers beyond this magnitude do not fit a float64
+_FLOAT_MAX = 1.7976931348623157e308
 
 #: functions usable in expressions: name -> (number of arguments, builder)
 _UNARY_DIMLESS: dict[str, Callable[[sympy.Expr], sympy.Expr]] = {
@@ -90,6 +101,7 @@ class Expression:
         stripped = self.text.strip()
         if not stripped:
             raise self.error("empty expression", 0, expected="an expression")
+        self.parsed_text = self.text
         self.tree = _parse(self.text, "eval", self).body  # type: ignore[attr-defined]
 
     # ------------------------------------------------------------------ errors
@@ -114,7 +126,8 @@ class Expression:
     def to_sympy(self, resolve: Resolver, *, check_units: bool = True
                  ) -> tuple[sympy.Expr, Dimension | None]:
         """The sympy expression and its dimension (None if units are unchecked)."""
-        return _Converter(self, resolve, check_units).convert(self.tree)
+        conv = _Converter(self, resolve, check_units)
+        return conv.guarded(self.tree, lambda: conv.convert(self.tree))
 
 
 def _need_str(text: object, where: str | None, example: str) -> None:
@@ -143,23 +156,62 @@ def _parse(text: str, mode: str, owner: Expression | StatementBlock) -> ast.AST:
     try:
         tree = ast.parse(text, mode=mode)
     except SyntaxError as exc:
+        # Python reports SyntaxError offsets in characters (ast nodes count bytes)
         lineno = (exc.lineno or 1) - 1
         col = max((exc.offset or 1) - 1, 0)
         msg = (exc.msg or "invalid syntax").replace("invalid syntax. ", "")
         if msg.startswith("invalid syntax. Perhaps"):
             msg = "invalid syntax"
+        if "Exceeds the limit" in msg:
+            msg = "an integer literal with too many digits"
         raise owner.error(msg, col, expected="a valid expression", line_offset=lineno
                           ) from None
+    except (RecursionError, MemoryError):
+        raise owner.error(f"nested more than {MAX_DEPTH} levels deep", 0,
+                          expected="a simpler expression (use subexpressions)") from None
+    lines = _ast_lines(text)
+
+    def char_col(lineno: int, byte_col: int) -> int:
+        return char_column(lines[lineno - 1] if 0 < lineno <= len(lines) else "", byte_col)
+
+    # bound the size: a deeper or larger expression is refused here, before sympy
+    # (which recurses per level) sees it
+    for root in tree.body if isinstance(tree, ast.Module) else [tree]:  # per statement
+        _check_size(root, owner, char_col)
+
     # '^' is XOR in Python: report it when the text is read, at the operator
     for node in ast.walk(tree):
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitXor):
-            lineno, col = node.left.end_lineno or 1, node.left.end_col_offset or 0
-            col = text.splitlines()[lineno - 1].find("^", col)
+            lineno = node.left.end_lineno or 1
+            col = lines[lineno - 1].find("^", char_col(lineno, node.left.end_col_offset or 0))
             if col < 0:
-                lineno, col = node.lineno, node.col_offset
+                lineno, col = node.lineno, char_col(node.lineno, node.col_offset)
             raise owner.error("'^' is not a power", col, expected="'**' for powers",
                               line_offset=lineno - 1)
     return tree
+
+
+def _ast_lines(text: str) -> list[str]:
+    """The lines of ``text`` as Python's parser numbers them (``str.splitlines`` also
+    breaks at form feeds and unicode separators)."""
+    return re.split(r"\r\n|\r|\n", text)
+
+
+def _check_size(root: ast.AST, owner: Expression | StatementBlock,
+                char_col: Callable[[int, int], int]) -> None:
+    """Refuse an expression deeper than MAX_DEPTH or larger than MAX_NODES."""
+    count, stack = 0, [(root, 0)]
+    while stack:
+        node, depth = stack.pop()
+        count += 1
+        if depth > MAX_DEPTH or count > MAX_NODES:
+            lineno = getattr(node, "lineno", 1)
+            what = (f"nested more than {MAX_DEPTH} levels deep (a sum of n terms is n "
+                    "levels)" if depth > MAX_DEPTH else f"longer than {MAX_NODES} operations")
+            raise owner.error(what, char_col(lineno, getattr(node, "col_offset", 0)),
+                              expected="a simpler expression (use subexpressions)",
+                              line_offset=lineno - 1)
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
 
 
 class _Converter:
@@ -174,9 +226,44 @@ class _Converter:
 
     def err(self, node: ast.AST, message: str, kind: type[Exception] = EquationSyntaxError,
             expected: str | None = None) -> Exception:
-        lo = getattr(node, "lineno", 1) - 1 + self.line_offset
-        return self.expr.error(message, getattr(node, "col_offset", 0), expected=expected,
-                               kind=kind, line_offset=lo)
+        lineno = getattr(node, "lineno", 1)
+        lines = _ast_lines(self.expr.parsed_text)
+        line = lines[lineno - 1] if 0 < lineno <= len(lines) else ""
+        col = char_column(line, getattr(node, "col_offset", 0))
+        return self.expr.error(message, col, expected=expected, kind=kind,
+                               line_offset=lineno - 1 + self.line_offset)
+
+    def guarded(self, node: ast.AST, work: Callable[[], _T]) -> _T:
+        """``work()``, with sympy's failures on absurd input (recursion, memory, overflow)
+        reported as an error at ``node``."""
+        try:
+            return work()
+        except RecursionError:
+            raise self.err(node, "too deeply nested to convert",
+                           expected="a simpler expression (use subexpressions)") from None
+        except (MemoryError, OverflowError):
+            raise self.err(node, "a number too large to compute with",
+                           expected="numbers within the float64 range (about 1e308)"
+                           ) from None
+
+    def number(self, node: ast.AST, r: sympy.Expr, what: str = "this operation"
+               ) -> sympy.Expr:
+        """``r``, checked: a number result must be finite and real."""
+        if r.is_number and not r.has(rand, randn):
+            if r is sympy.nan or r.is_finite is False:
+                raise self.err(node, f"{what} gives an infinite or undefined value",
+                               expected="finite numbers (no division by zero, no log(0))")
+            if r.is_extended_real is False:
+                raise self.err(node, f"{what} gives a complex number",
+                               expected="real numbers (no sqrt or log of a negative number)")
+            try:
+                big = abs(float(r)) > _FLOAT_MAX
+            except (TypeError, ValueError, OverflowError):
+                big = False
+            if big:
+                raise self.err(node, f"{what} gives a number beyond the float64 range",
+                               expected="numbers within the float64 range (about 1e308)")
+        return r
 
     def same(self, node: ast.AST, a: Dimension | None, b: Dimension | None, what: str,
              a_expr: sympy.Expr | None = None, b_expr: sympy.Expr | None = None
@@ -203,6 +290,9 @@ class _Converter:
                 return (sympy.true if node.value else sympy.false), none
             if isinstance(node.value, (int, float)):
                 v = node.value
+                if abs(v) > _FLOAT_MAX or (isinstance(v, float) and not math.isfinite(v)):
+                    raise self.err(node, "the number is beyond the float64 range",
+                                   expected="a number within about 1e308")
                 return (sympy.Integer(v) if isinstance(v, int) else sympy.Float(v)), none
             raise self.err(node, f"unexpected constant {node.value!r}", expected="a number")
         if isinstance(node, ast.Name):
@@ -218,8 +308,7 @@ class _Converter:
         if isinstance(node, ast.UnaryOp):
             x, d = self.convert(node.operand)
             if isinstance(node.op, ast.USub):
-                return -(_int(x) if isinstance(x, sympy.logic.boolalg.Boolean)
-                         and not x.is_Symbol else x), d
+                return -_arith(x), d
             if isinstance(node.op, ast.UAdd):
                 return x, d
             if isinstance(node.op, ast.Not):
@@ -240,6 +329,7 @@ class _Converter:
             c, _ = self.convert(node.test)
             a, da = self.convert(node.body)
             b, db = self.convert(node.orelse)
+            a, b = _arith(a), _arith(b)
             d = self.same(node, da, db, "the branches of a conditional", a, b)
             return sympy.Piecewise((a, _as_bool(c)), (b, True)), d
         raise self.err(node, f"unsupported syntax '{type(node).__name__}'",
@@ -249,51 +339,81 @@ class _Converter:
         a, da = self.convert(node.left)
         b, db = self.convert(node.right)
         # a condition in arithmetic counts as 1 or 0, as in Brian2 ("60*Hz*(i >= 5)")
-        a, b = (_int(x) if isinstance(x, sympy.logic.boolalg.Boolean) and not x.is_Symbol
-                else x for x in (a, b))
+        a, b = _arith(a), _arith(b)
         op = node.op
+        if isinstance(op, (ast.Div, ast.Mod, ast.FloorDiv)) and b.is_zero:
+            raise self.err(node, "division by zero" if not isinstance(op, ast.Mod)
+                           else "modulo by zero", expected="a nonzero divisor")
         if isinstance(op, (ast.Add, ast.Sub)):
             d = self.same(node, da, db, "a sum" if isinstance(op, ast.Add) else "a difference",
                           a, b)
-            return (a + b if isinstance(op, ast.Add) else a - b), d
+            return self.number(node, a + b if isinstance(op, ast.Add) else a - b), d
         if isinstance(op, ast.Mult):
-            return a * b, (da * db if self.check and da is not None and db is not None
-                           else None)
+            return self.number(node, a * b), (da * db if self.check and da is not None
+                                              and db is not None else None)
         if isinstance(op, ast.Div):
-            return a / b, (da / db if self.check and da is not None and db is not None
-                           else None)
+            return self.number(node, a / b), (da / db if self.check and da is not None
+                                              and db is not None else None)
         if isinstance(op, ast.Pow):
             d = None
             if self.check and da is not None:
                 self.dimless(node.right, db, "an exponent")
                 if not da.is_dimensionless:
-                    if not b.is_number:
+                    try:
+                        if not b.is_number or b.has(rand, randn):
+                            raise ValueError
+                        d = da ** Fraction(str(sympy.nsimplify(b)))
+                    except (ValueError, TypeError, ZeroDivisionError):
                         raise self.err(node.right, "the exponent of a quantity with units "
-                                       "must be a number", UnitError)
-                    d = da ** Fraction(str(sympy.nsimplify(b)))
+                                       "must be a rational number", UnitError) from None
                 else:
                     d = DIMENSIONLESS
-            return a ** b, d
+            return self.power(node, a, b), d
         if isinstance(op, ast.Mod):
             d = self.same(node, da, db, "a modulo", a, b)
-            return sympy.Mod(a, b), d
+            return self.number(node, sympy.Mod(a, b)), d
         if isinstance(op, ast.FloorDiv):
-            return sympy.floor(a / b), (da / db if self.check and da and db else None)
+            return self.number(node, sympy.floor(a / b)), (da / db if self.check and da
+                                                           and db else None)
         if isinstance(op, ast.BitXor):
             raise self.err(node, "'^' is not a power", expected="'**' for powers")
         raise self.err(node, f"unsupported operator '{type(op).__name__}'")
 
+    def power(self, node: ast.BinOp, a: sympy.Expr, b: sympy.Expr) -> sympy.Expr:
+        """``a**b``; for numbers, the size of the result is estimated first (sympy computes
+        ``10**10**10`` exactly, which never ends)."""
+        if a.is_number and b.is_number and not (a.has(rand, randn) or b.has(rand, randn)):
+            if a == 0 and b.is_extended_negative:
+                raise self.err(node, "0 to a negative power (a division by zero)",
+                               expected="a nonzero base")
+            try:
+                la, fb = abs(sympy.Float(a, 30)), sympy.Float(b, 30)
+                magnitude = float(sympy.log(la, 10) * fb) if la not in (0, 1) else 0.0
+            except (TypeError, ValueError):
+                magnitude = 0.0  # complex values are reported by number() below
+            if magnitude > 308:
+                raise self.err(node, "the power gives a number beyond the float64 range",
+                               expected="numbers within the float64 range (about 1e308)")
+            if magnitude < -330:
+                return sympy.Integer(0)  # below the smallest float64
+        return self.number(node, a ** b, "this power")
+
     def compare(self, node: ast.Compare) -> tuple[sympy.Expr, Dimension | None]:
         left, dl = self.convert(node.left)
+        left = _arith(left)
         out = []
         for op, comp in zip(node.ops, node.comparators):
             right, dr = self.convert(comp)
+            right = _arith(right)
             self.same(node, dl, dr, "a comparison", left, right)
             fn = {ast.Lt: sympy.Lt, ast.LtE: sympy.Le, ast.Gt: sympy.Gt, ast.GtE: sympy.Ge,
                   ast.Eq: sympy.Eq, ast.NotEq: sympy.Ne}.get(type(op))
             if fn is None:
                 raise self.err(node, "unsupported comparison", expected="<, <=, >, >=, ==, !=")
-            out.append(fn(left, right, evaluate=False))
+            numbers = (left.is_number and right.is_number
+                       and not (left.has(rand, randn) or right.has(rand, randn)))
+            # numbers are compared now (sympy cannot build Piecewise((1, 0 < 0.001), ...))
+            out.append(fn(left, right, evaluate=numbers))
             left, dl = right, dr
         return (out[0] if len(out) == 1 else sympy.And(*out)), (
             DIMENSIONLESS if self.check else None)
@@ -317,17 +437,21 @@ class _Converter:
             need(0)
             return (rand.new() if name == "rand" else randn.new()), none
         args = [self.convert(a) for a in node.args]
+        # conditions count as 1 or 0 in arithmetic (not where a condition is expected)
+        keep = 1 if name in ("where", "ifelse", "int") else 0
+        args = [(a if k < keep else _arith(a), d) for k, (a, d) in enumerate(args)]
         if name in _UNARY_DIMLESS:
             need(1)
             self.dimless(node.args[0], args[0][1], f"the argument of {name}()")
-            return _UNARY_DIMLESS[name](args[0][0]), none
+            return self.number(node, _UNARY_DIMLESS[name](args[0][0]), f"{name}()"), none
         if name in _SAME_DIM:
             need(1)
             return _SAME_DIM[name](args[0][0]), args[0][1]
         if name == "sqrt":
             need(1)
             d = args[0][1]
-            return sympy.sqrt(args[0][0]), (d ** Fraction(1, 2) if d is not None else None)
+            return self.number(node, sympy.sqrt(args[0][0]), "sqrt()"), (
+                d ** Fraction(1, 2) if d is not None else None)
         if name == "clip":
             need(3)
             d = self.same(node, args[0][1], args[1][1], "clip()", args[0][0], args[1][0])
@@ -346,6 +470,13 @@ class _Converter:
                                    (args[2][0], True)), d
         raise self.err(node.func, f"unknown function '{name}'", UnknownNameError,
                        expected="one of " + ", ".join(FUNCTION_NAMES))
+
+
+def _arith(x: sympy.Expr) -> sympy.Expr:
+    """``x`` as a number: a condition counts as 1 or 0, as in Brian2 (``60*Hz*(i >= 5)``)."""
+    if isinstance(x, sympy.logic.boolalg.Boolean) and not x.is_Symbol:
+        return _int(x)
+    return x
 
 
 def _as_bool(x: sympy.Expr) -> sympy.Expr:
@@ -374,7 +505,8 @@ class StatementBlock:
         if not self.source:
             self.source = self.text
         self._indent = [len(ln) - len(ln.lstrip()) for ln in self.text.splitlines()] or [0]
-        self.tree = _parse(_dedent(self.text), "exec", self)  # type: ignore[assignment]
+        self.parsed_text = _dedent(self.text)
+        self.tree = _parse(self.parsed_text, "exec", self)  # type: ignore[assignment]
         for st in self.tree.body:
             if not isinstance(st, (ast.Assign, ast.AugAssign)):
                 raise self.error("not a statement", st.col_offset,
@@ -418,7 +550,7 @@ class StatementBlock:
                       writable: Callable[[str], str | None] | None = None) -> list[Statement]:
         """Statements with sympy right-hand sides; ``writable(name)`` returns None if the
         target may be written, else a reason."""
-        dedented = _dedent(self.text)
+        lines = [ln.encode("utf-8") for ln in self.parsed_text.split("\n")]
         out: list[Statement] = []
         for st in self.tree.body:
             conv = _Converter(self, resolve, check_units)
@@ -432,7 +564,8 @@ class StatementBlock:
                 reason = writable(name)
                 if reason:
                     raise conv.err(target, f"cannot assign to '{name}': {reason}")
-            rhs, d = conv.convert(st.value)
+            rhs, d = conv.guarded(st.value, lambda: conv.convert(st.value))  # noqa: B023
+            rhs = _arith(rhs)  # a condition assigned or added counts as 1 or 0
             op = "=" if isinstance(st, ast.Assign) else {
                 ast.Add: "+=", ast.Sub: "-=", ast.Mult: "*=", ast.Div: "/="}[type(st.op)]
             if check_units and info.dim is not None and d is not None and op in ("=", "+=",
@@ -440,9 +573,21 @@ class StatementBlock:
                 conv.same(st.value, info.dim, d, f"the assignment to '{name}'", None, rhs)
             if check_units and op in ("*=", "/=") and d is not None:
                 conv.dimless(st.value, d, f"the factor in '{name} {op} ...'")
-            text = (ast.get_source_segment(dedented, st) or "").strip()
+            text = _segment(lines, st).strip()
             out.append(Statement(name, op, rhs, text))
         return out
+
+
+def _segment(lines: list[bytes], node: ast.stmt) -> str:
+    """The source text of ``node`` (``ast.get_source_segment`` splits the whole text on
+    every call, which is quadratic over a long block); ``lines`` are UTF-8 encoded, as
+    ast's offsets count bytes."""
+    first, last = node.lineno - 1, (node.end_lineno or node.lineno) - 1
+    start, end = node.col_offset, node.end_col_offset
+    if first == last:
+        return lines[first][start:end].decode("utf-8", errors="replace")
+    parts = [lines[first][start:], *lines[first + 1:last], lines[last][:end]]
+    return b"\n".join(parts).decode("utf-8", errors="replace")
 
 
 def _dedent(text: str) -> str:

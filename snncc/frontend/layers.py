@@ -14,7 +14,13 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import torch
 
-from snncc.errors import ModelError, ParameterError, ShapeError, UnknownNameError
+from snncc.errors import (
+    ModelError,
+    ParameterError,
+    ShapeError,
+    UnknownNameError,
+    check_names,
+)
 from snncc.frontend.models import NeuronModel, is_unit_aware
 from snncc.frontend.network import Network, NeuronGroup, _resolve_model
 from snncc.ir import program as ir
@@ -84,6 +90,12 @@ def lower_layer(model: NeuronModel, *, input: str, params: Mapping[str, object],
     if "shared" in declared[input].flags:
         raise ModelError(f"{owner}: the input '{input}' is declared (shared); an input has "
                          "one value per neuron, remove the flag")
+    check_names(owner, "parameter", [k for k in params if k not in declared],
+                model.parameter_names(),
+                fix="params= sets the model's parameters and the constants its code uses")
+    check_names(owner, "initial value", dict(init or {}),
+                [e.name for e in (*eqs.diff, *eqs.parameters)],
+                fix="init= sets state variables and parameters of the model")
     all_params = {**model.params, **dict(params)}
     texts = [re.sub(r"#[^\n]*", "", eqs.text), model.threshold or "", model.reset or "",
              model.refractory if isinstance(model.refractory, str) else ""]

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from snncc.errors import NetworkError, ParameterError
+from snncc.errors import NetworkError, ParameterError, check_names, did_you_mean
 from snncc.frontend.objects import NetworkObject
 
 #: SPAIC's optimizer spellings that differ from torch's class names.
@@ -48,8 +48,21 @@ def _torch_class(kind: str, name: str) -> Any:
                    and k.endswith(("LR", "Plateau", "Restarts"))}
     if real not in choices:
         raise ParameterError(f"Learner: unknown {kind} {name!r}; use one of "
-                             f"{', '.join(sorted(choices))}")
+                             f"{', '.join(sorted(choices))}{did_you_mean(real, choices)}")
     return choices[real]
+
+
+def _check_options(cls: Any, kwargs: dict[str, Any], taken: Sequence[str]) -> None:
+    """Refuse keyword options that ``cls`` (a torch optimizer or scheduler) does not
+    take, before it is built (``taken``: the ones the learner passes itself)."""
+    import inspect
+
+    params = inspect.signature(cls).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    check_names(f"Learner: {cls.__name__}", "option", kwargs,
+                [k for k in params if k not in taken and k != "self"], kind=ParameterError,
+                fix="see the torch documentation of " + cls.__name__)
 
 
 class Learner(NetworkObject):
@@ -134,7 +147,7 @@ class Learner(NetworkObject):
     def set_optimizer(self, optim_name: str, optim_lr: float, **kwargs: Any) -> None:
         """Use ``torch.optim.<optim_name>`` with learning rate ``optim_lr`` (SPAIC's
         names, ``"Adam"``, ``"SGD"``, ``"RMSprop"``, ... and its ``"Rpop"``)."""
-        _torch_class("optimizer", optim_name)
+        _check_options(_torch_class("optimizer", optim_name), kwargs, ("params", "lr"))
         self._optim = (optim_name, float(optim_lr), dict(kwargs))
         net = self.network
         if net is not None and getattr(net, "_trainer", None) is not None:
@@ -142,7 +155,7 @@ class Learner(NetworkObject):
 
     def set_schedule(self, lr_schedule_name: str, **kwargs: Any) -> None:
         """Use ``torch.optim.lr_scheduler.<lr_schedule_name>`` (``"StepLR"``, ...)."""
-        _torch_class("schedule", lr_schedule_name)
+        _check_options(_torch_class("schedule", lr_schedule_name), kwargs, ("optimizer",))
         self._sched = (lr_schedule_name, dict(kwargs))
         if self.optimizer is not None:
             self._build_scheduler()

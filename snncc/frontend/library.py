@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from snncc.errors import NetworkError, ParameterError
+from snncc.errors import NetworkError, ParameterError, did_you_mean
 from snncc.frontend.models import NeuronModel
 from snncc.units import cm, ms, msiemens, mV, nA, nS, pF, siemens, ufarad, umetre
 
@@ -58,13 +58,15 @@ def get(name: str, **params: object) -> NeuronModel:
     20. ms
     """
     if name not in _REGISTRY:
-        raise NetworkError(f"unknown library model {name!r}; available: {', '.join(names())}")
+        raise NetworkError(f"unknown library model {name!r}; available: {', '.join(names())}"
+                           f"{did_you_mean(str(name), names())}")
     model = _REGISTRY[name]()
     known = set(model.params) | {e.name for e in model.equations.parameters}
     unknown = sorted(set(params) - known)
     if unknown:
         raise ParameterError(f"library model {name!r} has no parameter "
-                             f"{', '.join(map(repr, unknown))}; its parameters are "
+                             f"{', '.join(map(repr, unknown))}"
+                             f"{did_you_mean(unknown[0], known)}; its parameters are "
                              f"{', '.join(sorted(known))}")
     return model.with_params(**params) if params else model
 

@@ -6,6 +6,7 @@ Names are resolved, units checked, connectivity, initial values and delays gener
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,10 +43,16 @@ from snncc.frontend.network import (
     split_group,
 )
 from snncc.ir import program as ir
+from snncc.ir.functions import is_random
 from snncc.ir.statements import Statement
 from snncc.units import DIMENSIONLESS, Dimension, Quantity, get_dimension, time_to_seconds
 
 LASTSPIKE_NEVER = -(1 << 40)  # "never spiked", in steps
+#: the longest refractory period and delay, in steps: a longer refractory period would
+#: reach "never spiked" (LASTSPIKE_NEVER); the spike history holds one row per step of
+#: the longest delay
+MAX_REFRACTORY_STEPS = 1 << 31
+MAX_DELAY_STEPS = 10_000_000
 HZ = Dimension(s=-1)
 
 
@@ -132,6 +139,12 @@ def _lower_neurons(g: NeuronGroup, dt: float, rng: np.random.Generator) -> _Lowe
     for eq in eqs.subexpressions:
         scope.subexpressions[eq.name] = eq.expr  # type: ignore[assignment]
         scope.sub_dims[eq.name] = scope.dim(eq.dim)
+        if "constant over dt" in eq.flags:
+            # a stored value, computed once per step before the state update (Brian2's
+            # semantics): everything else reads the variable, not the expression
+            scope.add_variable(eq.name, eq.dim)
+            variables[eq.name] = ir.Variable(eq.name, scope.dim(eq.dim), "internal",
+                                             init=0.0)
     for name, value in params.items():
         if name in eqs.equations:
             kind = eqs.equations[name].kind
@@ -170,7 +183,7 @@ def _lower_neurons(g: NeuronGroup, dt: float, rng: np.random.Generator) -> _Lowe
 
     odes = []
     for eq in eqs.diff:
-        rhs, d = eq.expr.to_sympy(scope.resolve, check_units=ua)  # type: ignore[union-attr]
+        rhs, d = _derivative(eq, scope, ua)
         want = scope.variables[eq.name] / SECOND if ua and eq.dim is not None else None
         if want is not None and d is not None and d != want and rhs != 0:
             raise eq.expr.error(  # type: ignore[union-attr]
@@ -178,9 +191,14 @@ def _lower_neurons(g: NeuronGroup, dt: float, rng: np.random.Generator) -> _Lowe
                 f"(the unit of {eq.name} per second); give parameters with units", 0,
                 kind=UnitError)
         odes.append(ir.ODE(eq.name, rhs, eq.text.strip()))
-    subs = {}
+    subs, stored = {}, {}
     for eq in eqs.subexpressions:
         subs[eq.name] = scope.expand(eq.name)[0]
+        if "constant over dt" in eq.flags:
+            stored[eq.name] = subs[eq.name]
+            if is_random(subs[eq.name]):
+                del subs[eq.name]  # its value is drawn in the update: not recordable
+    stored = _dependency_order(owner, stored)
 
     threshold = None
     if model._threshold is not None:
@@ -204,21 +222,68 @@ def _lower_neurons(g: NeuronGroup, dt: float, rng: np.random.Generator) -> _Lowe
     elif has_ref:
         secs = time_to_seconds(model.refractory, f"{owner}: refractory")
         steps = int((secs + 1e-3 * dt) / dt)
+        if steps > MAX_REFRACTORY_STEPS:
+            raise ParameterError(f"{owner}: the refractory period {secs:g} s is "
+                                 f"{steps:.3g} steps of dt, more than the "
+                                 f"{MAX_REFRACTORY_STEPS} supported; give a shorter one")
         refractory = sympy.Lt(sym("_n") - sym("lastspike"), steps)
         ref_text = f"{secs * 1e3:g} ms ({steps} steps)"
     unless = tuple(eq.name for eq in eqs.diff if "unless refractory" in eq.flags)
+    _no_noise(owner, [("threshold", threshold), ("refractory condition", refractory),
+                      *((f"reset of {st.target}", st.expr) for st in reset),
+                      *((f"subexpression {k}", e) for k, e in stored.items())])
 
     pop = ir.Population(
         name=g.name, size=g.size, kind="neuron", variables=variables,
         constants=dict(scope.constants), odes=odes, subexpressions=subs,
         subexpression_texts={eq.name: eq.text.strip() for eq in eqs.subexpressions},
-        method=model.method,
+        constant_over_dt=stored, method=model.method,
         unless_refractory=unless if has_ref else (), threshold=threshold,
         threshold_text=model.threshold or "", reset=reset, refractory=refractory,
         refractory_text=ref_text, time_scale=ts, model_name=model.name,
         equations_text=eqs.text)
     _apply_init(pop, scope, {**model.init, **g.init}, owner, ua, rng, dt_m)
     return _Lowered(pop, scope, ua)
+
+
+def _no_noise(owner: str, parts: list[tuple[str, sympy.Expr | None]]) -> None:
+    """White noise (``xi``) has a meaning only in differential equations."""
+    for what, e in parts:
+        for s in () if e is None else e.free_symbols:
+            if s.name == "xi" or s.name.startswith("xi_"):
+                raise ModelError(f"{owner}: the {what} uses the white noise '{s.name}', which "
+                                 "only differential equations may contain; use randn() for a "
+                                 "random number")
+
+
+def _derivative(eq: Equation, scope: Scope, ua: bool
+                ) -> tuple[sympy.Expr, Dimension | None]:
+    """The right-hand side of ``d x/dt = ...`` and its dimension; it must be a number."""
+    rhs, d = eq.expr.to_sympy(scope.resolve, check_units=ua)  # type: ignore[union-attr]
+    if isinstance(rhs, (sympy.logic.boolalg.Boolean, sympy.core.relational.Relational)) \
+            and not rhs.is_Symbol:
+        raise eq.expr.error(  # type: ignore[union-attr]
+            f"the right-hand side of d{eq.name}/dt is a condition (true or false), not a "
+            "rate of change", 0, expected="an expression such as '(El - v)/tau' (or "
+            "int(condition) for 1 or 0)")
+    return rhs, d
+
+
+def _dependency_order(owner: str, stored: dict[str, sympy.Expr]) -> dict[str, sympy.Expr]:
+    """The (constant over dt) subexpressions in the order they must be computed (each
+    after those it reads); a cycle is an error."""
+    out: dict[str, sympy.Expr] = {}
+    pending = dict(stored)
+    while pending:
+        ready = [n for n, e in pending.items()
+                 if not {s.name for s in e.free_symbols} & set(pending)]
+        if not ready:
+            raise ModelError(f"{owner}: the (constant over dt) subexpressions "
+                             f"{', '.join(sorted(pending))} refer to each other (or to "
+                             "themselves) in a cycle; each must be computable from the state")
+        for n in ready:
+            out[n] = pending.pop(n)
+    return out
 
 
 def _writable(variables: dict[str, ir.Variable]):  # noqa: ANN202
@@ -379,6 +444,10 @@ def _lower_connection(c: Connection, lowered: dict[str, _Lowered], dt: float,
         variables["lastupdate"] = ir.Variable("lastupdate", scope.dim(SECOND), "internal",
                                               dtype="int", init=0.0)
     for eq in eqs.subexpressions:  # expanded where used (equations and event code)
+        if "constant over dt" in eq.flags:
+            raise ModelError(f"{owner}: the subexpression '{eq.name}' (line {eq.line}) is "
+                             "flagged (constant over dt), which only neuron models support; "
+                             "remove the flag (it is then evaluated wherever it is used)")
         scope.subexpressions[eq.name] = eq.expr  # type: ignore[assignment]
         scope.sub_dims[eq.name] = scope.dim(eq.dim)
     for name, value in params.items():
@@ -459,6 +528,9 @@ def _lower_connection(c: Connection, lowered: dict[str, _Lowered], dt: float,
                                f"'{post.pop.name}' never spikes (its model has no threshold)")
         on_post = _qualify(model._on_post.to_statements(scope.resolve, check_units=ua,
                                                         writable=writable), syn_vars)
+    _no_noise(owner, [(f"{what} code ({st.target})", st.expr)
+                      for what, sts in (("on_pre", on_pre), ("on_post", on_post))
+                      for st in sts])
     return ir.Projection(
         name=c.name, pre=pre.pop.name, post=post.pop.name, i=i + a0, j=j + b0,
         variables=variables, constants=dict(scope.constants), on_pre=on_pre, on_post=on_post,
@@ -485,7 +557,7 @@ def _synaptic_ode(owner: str, scope: Scope, eq: Equation, ua: bool, kind: str,
                   forbidden: set[str]) -> ir.ODE:
     """``d x/dt = rhs`` of a synapse model, unit-checked; ``forbidden``: names the
     right-hand side (subexpressions expanded) may not read."""
-    rhs, dd = eq.expr.to_sympy(scope.resolve, check_units=ua)  # type: ignore[union-attr]
+    rhs, dd = _derivative(eq, scope, ua)
     name = eq.name
     want = scope.variables[name] / SECOND if ua and eq.dim is not None else None
     if want is not None and dd is not None and dd != want and rhs != 0:
@@ -560,9 +632,19 @@ def _pairs(c: Connection, n_pre: int, n_post: int, rng: np.random.Generator, own
         if bad:
             raise UnknownNameError(f"{owner}: the condition may use i, j, N_pre, N_post and "
                                    f"numbers; unknown {', '.join(sorted(bad))}")
-        fn = sympy.lambdify([sym("i"), sym("j")], expr, modules="numpy")
-        condition = lambda ii, jj: np.asarray(fn(ii, jj), dtype=bool)  # noqa: E731
+        condition = _condition(expr, rng, f"{owner} condition")
     return conn.pairs_full(n_pre, n_post, rng, p=c.p, condition=condition)
+
+
+def _condition(expr: sympy.Expr, rng: np.random.Generator, what: str
+               ) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """The connection condition as a function of index arrays (broadcast against each
+    other); ``rand()`` / ``randn()`` draw one value per pair."""
+    def condition(ii: np.ndarray, jj: np.ndarray) -> np.ndarray:
+        ib, jb = np.broadcast_arrays(ii, jj)
+        env = {"i": ib.reshape(-1).astype(np.float64), "j": jb.reshape(-1).astype(np.float64)}
+        return (evaluate(expr, env, ib.size, rng, what) != 0).reshape(ib.shape)
+    return condition
 
 
 def _delays(c: Connection, S: int, env: dict, dt: float, rng: np.random.Generator,
@@ -596,7 +678,13 @@ def _delays(c: Connection, S: int, env: dict, dt: float, rng: np.random.Generato
                          f"one per synapse ({S},)")
     if np.any(secs < 0) or not np.all(np.isfinite(secs)):
         raise ParameterError(f"{owner}: delays must be finite and >= 0")
+    if secs.size and secs.max() / dt > MAX_DELAY_STEPS:
+        raise ParameterError(f"{owner}: the delay {secs.max():g} s is {secs.max() / dt:.3g} "
+                             f"steps of dt, more than the {MAX_DELAY_STEPS:,} supported (the "
+                             "spike history keeps one row per step of delay)")
     steps = np.round(secs / dt).astype(np.int64)
+    if steps.size == 0:  # no synapses: one (unused) homogeneous delay
+        return np.zeros(1, dtype=np.int64)
     if steps.size > 1 and np.all(steps == steps[0]):
         steps = steps[:1]
     return steps
@@ -621,6 +709,11 @@ def _lower_monitor(m: SpikeMonitor | StateMonitor | PopulationRateMonitor,
     known = [k for k, v in target.pop.variables.items() if v.kind != "internal"]
     known += list(target.pop.subexpressions)
     for v in m.variables:
+        if v in target.pop.constant_over_dt and v not in known:
+            raise ModelError(f"{owner}: cannot record '{v}' of group '{target.pop.name}': it "
+                             "is (constant over dt) and draws random numbers, which happens "
+                             "in the state update, after monitors record; record a variable "
+                             "it drives instead")
         if v not in known:
             raise UnknownNameError(f"{owner}: group '{target.pop.name}' has no variable "
                                    f"'{v}'; it has {', '.join(known) or 'none'}")

@@ -8,6 +8,7 @@ then are all parameter values known.
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
@@ -15,8 +16,8 @@ from fractions import Fraction
 import numpy as np
 import sympy
 
-from snncc.errors import ModelError, ParameterError, UnitError
-from snncc.frontend.equations import Equations
+from snncc.errors import ModelError, ParameterError, UnitError, check_names
+from snncc.frontend.equations import RESERVED, Equations
 from snncc.frontend.expressions import Expression, NameInfo, StatementBlock, sym
 from snncc.units import (
     DIMENSIONLESS,
@@ -73,11 +74,18 @@ class NeuronModel:
         self.params = dict(self.params or {})
         self.init = dict(self.init or {})
         self._threshold = (Expression(self.threshold, where=f"{where} threshold")
-                           if self.threshold else None)
-        self._reset = StatementBlock(self.reset, where=f"{where} reset") if self.reset else None
+                           if self.threshold is not None else None)
+        if self._threshold is not None:
+            _need_condition(self._threshold, "threshold", "a comparison such as 'v > Vt' "
+                            "(one, or several joined by and / or)")
+        self._reset = (StatementBlock(self.reset, where=f"{where} reset")
+                       if self.reset is not None else None)
         self._refractory_cond = None
         if isinstance(self.refractory, str):
             self._refractory_cond = Expression(self.refractory, where=f"{where} refractory")
+            _need_condition(self._refractory_cond, "refractory condition",
+                            "a condition such as 'v > Vt' (true while refractory), or a "
+                            "time such as refractory=5*ms (a Quantity, not a string)")
         elif self.refractory is not None:
             secs = time_to_seconds(self.refractory, f"{where}: refractory")
             if secs < 0:
@@ -88,6 +96,22 @@ class NeuronModel:
                 raise ModelError(f"{where}: the differential equation for '{eq.name}' (line "
                                  f"{eq.line}) is marked (event-driven), which only synapse "
                                  "models support; remove the flag")
+        check_names(where, "initial value", self.init,
+                    [e.name for e in (*self.equations.diff, *self.equations.parameters)],
+                    fix="init= sets state variables and parameters of the model")
+        used = _used_names(self.equations, self._threshold, self._reset,
+                           self._refractory_cond)
+        check_names(where, "parameter",
+                    [k for k in self.params if k not in self.equations.equations],
+                    used | {e.name for e in self.equations.parameters},
+                    fix="params= sets the model's parameters and the constants its code uses")
+
+    def parameter_names(self) -> set[str]:
+        """The names ``params=`` may set: declared parameters, default parameters and
+        the undeclared constants the model's code uses."""
+        used = _used_names(self.equations, self._threshold, self._reset,
+                           self._refractory_cond)
+        return {e.name for e in self.equations.parameters} | set(self.params) | used
 
     def with_params(self, **params: object) -> NeuronModel:
         """A copy with some default parameters changed."""
@@ -145,9 +169,51 @@ class SynapseModel:
             if "clock-driven" not in eq.flags and "event-driven" not in eq.flags:
                 raise ModelError(f"{where}: differential equation for '{eq.name}' (line "
                                  f"{eq.line}) needs a flag: (event-driven) or (clock-driven)")
+        check_names(where, "parameter",
+                    [k for k in self.params if k not in self.equations.equations],
+                    _used_names(self.equations, self._on_pre, self._on_post)
+                    | {e.name for e in self.equations.parameters},
+                    fix="params= sets the model's parameters and the constants its code uses")
+
+    def parameter_names(self) -> set[str]:
+        """The names ``params=`` may set: declared and default parameters and the
+        undeclared names its code uses (constants, or the postsynaptic neuron's)."""
+        used = _used_names(self.equations, self._on_pre, self._on_post)
+        return {e.name for e in self.equations.parameters} | set(self.params) | used
 
     def __repr__(self) -> str:
         return f"SynapseModel({self.name!r})"
+
+
+def _need_condition(expr: Expression, what: str, expected: str) -> None:
+    """Refuse an expression that is not a truth value (``threshold="v"``), when the
+    model is made; an :class:`EquationSyntaxError` at the expression."""
+    def condition(node: ast.expr) -> bool:
+        if isinstance(node, ast.Compare):
+            return True
+        if isinstance(node, ast.BoolOp):
+            return all(condition(v) for v in node.values)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+            return True
+        return isinstance(node, ast.Constant) and isinstance(node.value, bool)
+
+    if not condition(expr.tree):
+        raise expr.error(f"the {what} must be a condition", 0, expected=expected)
+
+
+def _used_names(equations: Equations, *code: Expression | StatementBlock | None) -> set[str]:
+    """The names the equations and code use without declaring them (the constants that
+    ``params=`` gives), reserved names left out."""
+    used: set[str] = set()
+    for eq in equations.equations.values():
+        if eq.expr is not None:
+            used |= eq.expr.names()
+    for c in code:
+        if c is not None:
+            used |= c.names()
+    if is_unit_aware(equations):  # units are not parameters of a unit-aware model
+        used -= set(_UNITS)
+    return {n for n in used - set(equations.equations) - RESERVED if not _is_noise(n)}
 
 
 # ---------------------------------------------------------------------------- scopes

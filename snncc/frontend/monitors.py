@@ -8,40 +8,13 @@ for unitless models).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
 from snncc.errors import NetworkError, ParameterError, ShapeError
 from snncc.frontend.network import GroupLike, Monitor, split_group
+from snncc.runtime.recording import RateData, SpikeData, StateData
 from snncc.units import Dimension, Quantity, second
-
-
-@dataclass
-class SpikeData:
-    """Filled by the runtime: step, neuron index (in the parent group) and batch element
-    of every recorded spike."""
-
-    dt: float
-    steps: np.ndarray
-    indices: np.ndarray
-    batch: np.ndarray
-
-
-@dataclass
-class StateData:
-    dt: float
-    steps: np.ndarray
-    values: dict[str, np.ndarray]  # var -> [n_steps, batch, n_record]
-    dims: dict[str, object]
-    time_scale: float
-
-
-@dataclass
-class RateData:
-    dt: float
-    steps: np.ndarray
-    counts: np.ndarray  # [n_steps, batch]
 
 
 def _times(dt: float, steps: np.ndarray) -> Quantity:

@@ -16,7 +16,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from snncc.errors import NetworkError, ParameterError, ShapeError, UnitError
+from snncc.errors import (
+    NetworkError,
+    ParameterError,
+    ShapeError,
+    SnnccError,
+    UnitError,
+    check_names,
+    did_you_mean,
+)
 from snncc.frontend.assembly import Assembly
 from snncc.frontend.models import NeuronModel, SynapseModel
 from snncc.frontend.objects import NetworkObject, detached
@@ -68,7 +76,8 @@ class Network(Assembly):
             raise ParameterError(f"Network schedule must be one of {', '.join(SCHEDULES)} "
                                  f"('brian2': Brian2's order, a spike reaches the next "
                                  f"layer one step later; 'layered': layer by layer within "
-                                 f"the step), got {schedule!r}")
+                                 f"the step), got {schedule!r}"
+                                 f"{did_you_mean(str(schedule), SCHEDULES)}")
         self.schedule = schedule
 
     def assembly_hide(self) -> None:  # noqa: D102
@@ -211,6 +220,8 @@ class Network(Assembly):
                                **options)
         finally:
             object.__setattr__(self, "_learning", False)
+        if learner is not None:
+            _refuse_state_monitors(self, sim)
         object.__setattr__(self, "_sim", sim)
         object.__setattr__(self, "_sim_names", dict(self._build_names))
         object.__setattr__(self, "_trainer", None)
@@ -338,6 +349,34 @@ class Network(Assembly):
         object.__setattr__(self, "_train_out",
                            (*self._trainer(inputs, currents, steps), steps))
         sim._step.fill_(steps)
+        self._record_training(self._train_out[0])
+
+    def _record_training(self, spikes: Mapping[str, Any]) -> None:
+        """Give the spike and rate monitors what the trained layers did in this run
+        (detached ``[T, batch, n]`` spikes; state monitors are refused at build)."""
+        from snncc.frontend.monitors import PopulationRateMonitor, SpikeMonitor
+        from snncc.runtime.recording import RateData, SpikeData
+
+        sim = self.sim
+        for name, m in sim.program.monitors.items():
+            user = sim._monitors.get(name)
+            if not isinstance(user, (SpikeMonitor, PopulationRateMonitor)) \
+                    or m.target not in spikes:
+                continue
+            s = spikes[m.target].detach() > 0.5  # [T, batch, n]
+            if isinstance(user, SpikeMonitor):
+                d: Any = SpikeData(sim.dt)
+                t, b, i = (x.cpu().numpy().astype(np.int64) for x in s.nonzero(as_tuple=True))
+                d.columns["steps"].append(t)
+                d.columns["indices"].append(i)
+                d.columns["batch"].append(b)
+            else:
+                lo, hi = int(m.record[0]), int(m.record[1])
+                d = RateData(sim.dt, sim.program.batch)
+                counts = s[..., lo:hi].sum(dim=-1).cpu().numpy().astype(np.int64)
+                d.columns["steps"].append(np.arange(counts.shape[0], dtype=np.int64))
+                d.columns["counts"].append(counts)
+            user._bind(d)
 
     @property
     def sim(self) -> CompiledNetwork:
@@ -417,25 +456,32 @@ class Network(Assembly):
                                "net.save_state() returns)")
         if self._sim is None:
             self.build()
-        sd = state["state"]
-        mine = self.sim.state_dict()
-        missing = sorted(set(mine) - set(sd))
-        extra = sorted(set(sd) - set(mine))
-        shapes = [k for k in mine if k in sd and tuple(sd[k].shape) != tuple(mine[k].shape)]
-        if missing or extra or shapes:
-            parts = []
-            if missing:
-                parts.append(f"missing {', '.join(missing[:5])}")
-            if extra:
-                parts.append(f"unexpected {', '.join(extra[:5])}")
-            if shapes:
-                k = shapes[0]
-                parts.append(f"'{k}' has shape {tuple(sd[k].shape)}, the network "
-                             f"{tuple(mine[k].shape)}")
+        sd = state.get("state")
+        if not isinstance(sd, Mapping):
+            raise NetworkError("state_from_dict: the saved state has no 'state' mapping "
+                               "(expected what net.save_state() returns)")
+        try:
+            checked = self.sim.check_state_dict(sd)
+        except NetworkError as exc:
             raise NetworkError(f"state_from_dict: the saved state does not fit network "
-                               f"'{self.name}' ({'; '.join(parts)}); build the same "
-                               "network (sizes, connections, seed, batch) first")
-        self.sim.load_state_dict(dict(sd))
+                               f"'{self.name}': {str(exc).removeprefix('load_state_dict: ')}"
+                               ) from None
+        self.sim.load_state_dict(checked)
+
+
+def _refuse_state_monitors(net: Network, sim: CompiledNetwork) -> None:
+    """The trained layers keep no per-step state, so a StateMonitor would stay empty in
+    training mode: refuse it when the network is built for training."""
+    from snncc.frontend.monitors import StateMonitor
+
+    for mon in sim._monitors.values():
+        if isinstance(mon, StateMonitor):
+            raise NetworkError(f"StateMonitor '{mon.path}' of network '{net.name}' would "
+                               "record nothing in training mode (the trained layers keep no "
+                               "per-step state); remove it or hide it (assembly_hide()) for "
+                               "the training build, record spikes with a SpikeMonitor, or "
+                               "read states with a Decoder ('final_step_voltage', "
+                               "'voltage_sum')")
 
 
 def _refs(obj: NetworkObject) -> list[NetworkObject]:
@@ -555,6 +601,15 @@ class NeuronGroup(Group):
         self.model = _resolve_model(model, threshold, reset, refractory, method)
         self.params = dict(params or {})
         self.init = dict(init or {})
+        where = f"{who} (model '{self.model.name}')"
+        eqs = self.model.equations
+        # state variables and subexpressions are refused with their own message at lowering
+        check_names(where, "parameter", [k for k in self.params if k not in eqs.equations],
+                    self.model.parameter_names(),
+                    fix="params= sets the model's parameters and the constants its code uses")
+        check_names(where, "initial value", self.init,
+                    [e.name for e in (*eqs.diff, *eqs.parameters)],
+                    fix="init= sets state variables and parameters of the model")
         super().__init__(name)
 
     def __repr__(self) -> str:
@@ -572,17 +627,22 @@ def _resolve_model(model: NeuronModel | str, threshold: str | None, reset: str |
             model = NeuronModel(model, name="custom")
         else:
             raise NetworkError(f"unknown model {model!r}; use a NeuronModel, equations, or "
-                               f"one of the library names: {', '.join(library.names())}")
+                               f"one of the library names: {', '.join(library.names())}"
+                               f"{did_you_mean(model, library.names())}")
     if not isinstance(model, NeuronModel):
         raise NetworkError(f"model must be a NeuronModel, a library name or equations, got "
                            f"{type(model).__name__}")
     if threshold is None and reset is None and refractory is None and method is None:
         return model
-    return dataclasses.replace(
+    new = dataclasses.replace(
         model, threshold=threshold if threshold is not None else model.threshold,
         reset=reset if reset is not None else model.reset,
         refractory=refractory if refractory is not None else model.refractory,
-        method=method if method is not None else model.method)
+        method=method if method is not None else model.method, params={})
+    # defaults that only the replaced code used (Vt after threshold="v > -40*mV") go
+    used = new.parameter_names()
+    return dataclasses.replace(new, params={k: v for k, v in model.params.items()
+                                            if k in used})
 
 
 class PoissonGroup(Group):
@@ -736,6 +796,12 @@ class Connection(NetworkObject):
         w_init, w_init_param: SPAIC's weight initializers (``"uniform"``, ``"normal"``,
             ``"xavier_uniform"``, ``"kaiming_uniform"``, ...; see
             :mod:`snncc.frontend.initializers`); ``w_unit`` their unit.
+
+    With a weight but no ``model``, ``on_pre`` or ``on_post``, the connection does what
+    SPAIC's does: each step the weighted spikes are added to the target's membrane
+    variable, ``on_pre="v += w"`` (shown by ``describe()``); a target without ``v`` needs
+    an explicit ``on_pre``, and a connection with no code and no weight is refused.
+    Names in ``params=`` / ``init=`` that the synapses do not use are refused.
     """
 
     _kind = "synapses"
@@ -772,6 +838,9 @@ class Connection(NetworkObject):
             weight = from_spaic(w_init, w_init_param, unit=w_unit, who=who)
         elif w_init_param is not None:
             raise ParameterError(f"{who}: w_init_param= needs w_init= (e.g. 'normal')")
+        self._set_connectivity(connect, p, i, j, condition, fan_in, name)
+        if model is None and on_pre is None and on_post is None:
+            on_pre = _spaic_on_pre(post, weight, who)
         if model is None:
             model = SynapseModel(name="synapse")
         if not isinstance(model, SynapseModel):
@@ -780,18 +849,43 @@ class Connection(NetworkObject):
                                f"SynapseModel, got {type(model).__name__}; pass the code "
                                "as on_pre=/on_post= or build a SynapseModel")
         if on_pre is not None or on_post is not None:
-            model = SynapseModel(model.equations.text,
-                                 on_pre if on_pre is not None else model.on_pre,
-                                 on_post if on_post is not None else model.on_post,
-                                 model.delay, model.params, model.method, model.name,
-                                 model.doc)
+            new = SynapseModel(model.equations.text,
+                               on_pre if on_pre is not None else model.on_pre,
+                               on_post if on_post is not None else model.on_post,
+                               model.delay, {}, model.method, model.name, model.doc)
+            # defaults that only the replaced code used go
+            used = new.parameter_names()
+            new.params = {k: v for k, v in model.params.items() if k in used}
+            model = new
         self.model = model
         self.params = dict(params or {})
         self.init = dict(init or {})
         self.weight = weight
         self.delay = delay if delay is not None else model.delay
-        self._set_connectivity(connect, p, i, j, condition, fan_in, name)
+        self._check_names(who)
         super().__init__(name)
+
+    def _check_names(self, who: str) -> None:
+        """Every name in params= and init= is one the synapses use."""
+        from snncc.frontend.expressions import Expression
+
+        eqs = self.model.equations
+        known = self.model.parameter_names()
+        for code in (self.weight, self.delay, *self.init.values()):
+            if isinstance(code, str):
+                try:
+                    known |= Expression(code).names()
+                except SnnccError:
+                    pass  # reported where it is lowered, with its place
+        where = f"{who} (synapse model '{self.model.name}')"
+        check_names(where, "parameter", [k for k in self.params if k not in eqs.equations],
+                    known, fix="params= sets the synapse model's parameters and the "
+                    "constants its code uses")
+        variables = [e.name for e in (*eqs.diff, *eqs.parameters)]
+        check_names(where, "initial value", self.init,
+                    [*variables, *(["w"] if self.weight is not None else [])],
+                    fix="init= sets synaptic variables; declare others in the synapse model "
+                    "(e.g. 'x : volt')")
 
     def _link_type(self, link_type: str, connect: str | None, p: float | None, i: Any,
                    j: Any, density: float | None, kernel_size: Any, stride: Any,
@@ -800,7 +894,7 @@ class Connection(NetworkObject):
         known = ("full", "one_to_one", "sparse", "conv")
         if link_type not in known:
             raise ParameterError(f"{who}: unknown link_type {link_type!r}; use one of "
-                                 f"{', '.join(known)}")
+                                 f"{', '.join(known)}{did_you_mean(str(link_type), known)}")
         if connect is not None or i is not None or j is not None:
             raise ParameterError(f"{who}: give link_type= or connect=/i=/j= (one of them)")
         if link_type != "sparse" and density is not None:
@@ -857,8 +951,8 @@ class Connection(NetworkObject):
                                  "neurons")
         if connect is not None and connect not in ("full", "one_to_one"):
             raise ParameterError(f"{who}: connect must be 'full' or 'one_to_one', got "
-                                 f"{connect!r}; use p=, fan_in=, condition= or i=/j= for "
-                                 "other patterns")
+                                 f"{connect!r}{did_you_mean(str(connect), ('full', 'one_to_one'))}"
+                                 "; use p=, fan_in=, condition= or i=/j= for other patterns")
         if connect == "one_to_one" and (a1 - a0) != (b1 - b0):
             raise ShapeError(f"{who}: one_to_one needs groups of equal size, got "
                              f"{a1 - a0} and {b1 - b0}")
@@ -884,6 +978,27 @@ class Connection(NetworkObject):
         self.p = p
         self.fan_in = fan_in
         self.condition = condition
+
+
+def _spaic_on_pre(post: GroupLike, weight: object, who: str) -> str:
+    """SPAIC's default synapse: each step the weighted spikes are added to the target's
+    membrane variable ``v`` (SPAIC's ``V = tau*V + I`` with ``I = W s``): ``v += w``.
+    Refused where there is no weight or no ``v`` to add to."""
+    g, _, _ = split_group(post)
+    model = getattr(g, "model", None)
+    has_v = model is not None and any(e.name == "v" for e in model.equations.diff)
+    if weight is None:
+        raise ParameterError(f"{who}: no on_pre code, no synapse model and no weight: the "
+                             "connection would do nothing; give on_pre= (e.g. on_pre='v += "
+                             "w' with weight=...) or SPAIC's w_init= (then on_pre='v += w' "
+                             "is the default)")
+    if not has_v:
+        what = f"model '{model.name}'" if model is not None else type(g).__name__
+        raise ParameterError(f"{who}: no on_pre code was given, and the target group "
+                             f"'{g.name}' ({what}) has no membrane variable 'v' that SPAIC's "
+                             "default synapse adds the weighted spikes to; give on_pre= "
+                             "naming the target's input variable (e.g. on_pre='I += w')")
+    return "v += w  # SPAIC's default: the weighted spikes into the target's v"
 
 
 # --------------------------------------------------------------------- monitors

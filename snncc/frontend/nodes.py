@@ -27,7 +27,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from snncc.errors import NetworkError, ParameterError, ShapeError, UnitError
+from snncc.errors import (
+    NetworkError,
+    ParameterError,
+    ShapeError,
+    UnitError,
+    check_names,
+    did_you_mean,
+)
 from snncc.frontend.models import NeuronModel
 from snncc.frontend.network import Group, GroupLike, NeuronGroup, _check_shape, split_group
 from snncc.frontend.objects import NetworkObject, detached
@@ -69,8 +76,24 @@ def _coding(coding: str | None, coding_method: str | None, known: Sequence[str],
         name = "constant_current"
     if name not in known:
         raise ParameterError(f"{who}: unknown coding {coding!r}; use one of "
-                             f"{', '.join(known)}")
+                             f"{', '.join(known)}{did_you_mean(str(coding), known)}")
     return name
+
+
+# the codings each option goes with (an option given for another coding would be ignored)
+_OPTION_CODINGS = {"max_rate": ("poisson", "rate"), "max_prob": ("bernoulli",),
+                   "window": ("latency",), "target": ("constant_current",),
+                   "variable": ("constant_current",), "amplitude": ("constant_current",)}
+
+
+def _options_fit(who: str, coding: str, **given: object) -> None:
+    """Refuse an option that the coding does not use (it would be silently ignored)."""
+    for key, value in given.items():
+        if value is not None and coding not in _OPTION_CODINGS[key]:
+            uses = " / ".join(repr(c) for c in _OPTION_CODINGS[key])
+            raise ParameterError(f"{who}: {key}= goes with coding={uses}, not "
+                                 f"coding={coding!r}, where it would do nothing; remove it "
+                                 "or change the coding")
 
 
 class Encoder(NeuronGroup):
@@ -93,19 +116,28 @@ class Encoder(NeuronGroup):
         max_rate: Hz (a bare number means Hz); max_prob: per step; window: a time (a bare
             number means ms); scale: multiplies the data; amplitude: the current (or any
             quantity of ``target.variable``'s unit) for ``x = 1``.
+
+    An option of another coding (``max_prob=`` with ``coding="poisson"``) is refused.
     """
 
     _kind = "encoder"
 
     def __init__(self, num: int | None = None, shape: Sequence[int] | None = None,
                  coding: str | None = "poisson", *, coding_method: str | None = None,
-                 max_rate: float | Quantity = 100 * Hz, max_prob: float = 1.0,
-                 window: float | Quantity = 20 * ms, scale: float = 1.0,
-                 target: GroupLike | None = None, variable: str = "I",
-                 amplitude: float | Quantity = 1.0, types: Sequence[str] = ("input",),
-                 name: str | None = None) -> None:
+                 max_rate: float | Quantity | None = None, max_prob: float | None = None,
+                 window: float | Quantity | None = None, scale: float = 1.0,
+                 target: GroupLike | None = None, variable: str | None = None,
+                 amplitude: float | Quantity | None = None,
+                 types: Sequence[str] = ("input",), name: str | None = None) -> None:
         who = f"{type(self).__name__} {name or ''}".strip()
         self.coding = _coding(coding, coding_method, CODINGS, who)
+        _options_fit(who, self.coding, max_rate=max_rate, max_prob=max_prob, window=window,
+                     target=target, variable=variable, amplitude=amplitude)
+        max_rate = 100 * Hz if max_rate is None else max_rate
+        max_prob = 1.0 if max_prob is None else max_prob
+        window = 20 * ms if window is None else window
+        variable = "I" if variable is None else variable
+        amplitude = 1.0 if amplitude is None else amplitude
         if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not scale > 0:
             raise ParameterError(f"{who}: scale must be a number > 0, got {scale!r}")
         self.scale = float(scale)
@@ -123,8 +155,6 @@ class Encoder(NeuronGroup):
             if num is None and shape is None:
                 num = len(target)
             self.target = target
-        elif target is not None:
-            raise ParameterError(f"{who}: target= goes with coding='constant_current'")
         size, _ = _check_shape(num, shape, who)
         params: dict[str, object] = {}
         x0 = np.zeros(size)
@@ -286,11 +316,15 @@ class Generator(Encoder):
 
     def __init__(self, num: int | None = None, shape: Sequence[int] | None = None,
                  coding: str | None = "poisson", *, coding_method: str | None = None,
-                 rate: float | Quantity = 20 * Hz, amplitude: float | Quantity = 1.0,
-                 target: GroupLike | None = None, variable: str = "I",
-                 types: Sequence[str] = ("input",), name: str | None = None) -> None:
+                 rate: float | Quantity | None = None,
+                 amplitude: float | Quantity | None = None, target: GroupLike | None = None,
+                 variable: str | None = None, types: Sequence[str] = ("input",),
+                 name: str | None = None) -> None:
         who = f"Generator {name or ''}".strip()
         kind = _coding(coding, coding_method, ("poisson", "rate", "constant_current"), who)
+        _options_fit(who, kind, max_rate=rate)  # rate: the spiking codings' max_rate
+        if rate is None and kind != "constant_current":
+            rate = 20 * Hz
         super().__init__(num, shape, kind, max_rate=rate, target=target, variable=variable,
                          amplitude=amplitude, types=types, name=name)
         self.rate = rate
@@ -320,6 +354,20 @@ class Decoder(NetworkObject):
         g, _, _ = split_group(target)
         if not isinstance(g, Group):
             raise NetworkError(f"{who}: target must be a group, got {target!r}")
+        if self.coding in ("final_step_voltage", "voltage_sum"):
+            model = getattr(g, "model", None)
+            if model is None:
+                raise NetworkError(f"{who}: coding={self.coding!r} reads a variable, but "
+                                   f"'{g.name}' ({type(g).__name__}) has none; decode its "
+                                   "spikes (e.g. 'spike_counts')")
+            eqs = model.equations
+            check_names(f"{who} (group '{g.name}', model '{model.name}')", "variable",
+                        [variable], [e.name for e in (*eqs.diff, *eqs.parameters)],
+                        fix="variable= names a state variable of the target's model")
+        elif variable != "v":
+            raise ParameterError(f"{who}: variable= goes with coding='final_step_voltage' or "
+                                 f"'voltage_sum', not {self.coding!r}, where it would do "
+                                 "nothing; remove it")
         self.target = target
         self.variable = variable
         self._data: Any = None

@@ -85,7 +85,7 @@ from typing import Any
 
 import numpy as np
 
-from snncc.errors import ConfigError, SnnccError
+from snncc.errors import ConfigError, SnnccError, did_you_mean
 from snncc.units import (
     DIMENSIONLESS,
     Dimension,
@@ -237,7 +237,8 @@ def _literal(node: ast.AST) -> Any:
             return a * b
         if isinstance(node.op, ast.Div):
             return a / b
-        return a ** b
+        # as floats: Python computes 10**10**10 exactly on ints, which never ends
+        return (float(a) if isinstance(a, int) else a) ** b
     if isinstance(node, (ast.List, ast.Tuple)):
         items = [_literal(e) for e in node.elts]
         dim = get_dimension(items) if items else DIMENSIONLESS
@@ -250,11 +251,11 @@ def _try_quantity(text: str) -> Any:
     """The value of a quantity literal, or ``_NotLiteral`` raised for anything else."""
     try:
         tree = ast.parse(text.strip(), mode="eval")
-    except SyntaxError:
+    except (SyntaxError, RecursionError, MemoryError):
         raise _NotLiteral(text) from None
     try:
         value = _literal(tree)
-    except (ZeroDivisionError, OverflowError, TypeError, ValueError) as e:
+    except (ZeroDivisionError, OverflowError, TypeError, ValueError, RecursionError) as e:
         raise ConfigError(f"cannot be evaluated: {e}") from None
     if isinstance(value, Quantity):
         return Quantity(value.value, value.dim)  # a Unit becomes a plain Quantity
@@ -478,7 +479,7 @@ def check_keys(spec: object, known: Sequence[str], path: str,
     for k in spec:
         if k not in known:
             raise ConfigError(f"{_join(path, k)}: unknown key {k!r}; known keys: "
-                              f"{', '.join(known)}")
+                              f"{', '.join(known)}{did_you_mean(str(k), known)}")
     for k in required:
         if k not in spec:
             raise ConfigError(f"{_join(path, k)}: missing; {path or 'the config'} needs "
@@ -686,7 +687,7 @@ class LoadContext:
         name = v.get("dist")
         if name not in self._DISTS:
             raise ConfigError(f"{_join(path, 'dist')}: unknown distribution {name!r}; known: "
-                              f"{', '.join(self._DISTS)}")
+                              f"{', '.join(self._DISTS)}{did_you_mean(str(name), self._DISTS)}")
         need = self._DISTS[name]
         spec = check_keys(v, ("dist", *need, *(("p",) if name == "choice" else ())), path,
                           need)
@@ -824,7 +825,8 @@ class LoadContext:
             return ref
         raise ConfigError(f"{path}: unknown model {ref!r}; define it under models: or use "
                           f"a library model: {', '.join(library.names())}"
-                          + (f" (models: {', '.join(models)})" if models else ""))
+                          + (f" (models: {', '.join(models)})" if models else "")
+                          + did_you_mean(str(ref), [*library.names(), *models]))
 
     def synapse_model(self, ref: object, path: str) -> Any:
         """A synapse model: a ``models:`` name (``kind: synapse``) or a mapping."""
@@ -2007,7 +2009,7 @@ def _build_object(section: str, name: str, spec: object, ctx: LoadContext, path:
     kind = _KINDS.get(kind_name) if isinstance(kind_name, str) else None
     if kind is None or kind.section != section:
         raise ConfigError(f"{path}.kind: unknown {section[:-1]} kind {kind_name!r}; one of "
-                          f"{', '.join(choices)}")
+                          f"{', '.join(choices)}{did_you_mean(str(kind_name), choices)}")
     s = check_keys(spec, ("kind", *kind.keys, "hidden"), path, kind.required)
     s.pop("kind", None)
     hidden = ctx.boolean(s.pop("hidden", False), f"{path}.hidden")

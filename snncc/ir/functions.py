@@ -18,6 +18,7 @@ class rand(sympy.Function):
 
     nargs = 1
     is_real = True
+    is_number = False  # a draw, not a constant (sympy would try to evaluate 3 >= rand(0))
 
     def _eval_evalf(self, prec: int) -> None:  # never a number (sympy would call mpmath.rand)
         return None
@@ -32,6 +33,7 @@ class randn(sympy.Function):
 
     nargs = 1
     is_real = True
+    is_number = False  # a draw, not a constant (sympy would try to evaluate 3 >= rand(0))
 
     def _eval_evalf(self, prec: int) -> None:  # never a number (sympy would call mpmath.randn)
         return None

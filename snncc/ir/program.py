@@ -61,6 +61,10 @@ class Population:
     odes: list[ODE] = field(default_factory=list)
     subexpressions: dict[str, sympy.Expr] = field(default_factory=dict)
     subexpression_texts: dict[str, str] = field(default_factory=dict)  # name -> source line
+    # subexpressions flagged (constant over dt): stored variables (kind "internal") that
+    # the ``integrate`` pass computes at the start of the state update, from the state
+    # before it; the ODEs, threshold, reset and synapses read the stored value
+    constant_over_dt: dict[str, sympy.Expr] = field(default_factory=dict)
     method: str | None = None
     method_used: str | None = None
     update: list[Statement] = field(default_factory=list)
@@ -82,6 +86,12 @@ class Population:
     @property
     def has_spikes(self) -> bool:
         return self.kind != "neuron" or self.threshold is not None
+
+    @property
+    def updated_variables(self) -> set[str]:
+        """The variables the state update writes (committed after its temporaries): the
+        ODEs' variables and the (constant over dt) subexpressions."""
+        return {o.name for o in self.odes} | set(self.constant_over_dt)
 
     def with_(self, **changes: object) -> Population:
         return replace(self, **changes)
@@ -192,6 +202,9 @@ class Program:
             for v in p.variables.values():
                 dim = str(v.dim) if v.dim is not None else "unitless"
                 lines.append(f"    {v.kind:8s} {v.name} : {dim}")
+            if p.constant_over_dt:
+                lines.append("    constant over dt (stored, computed before the update): "
+                             + ", ".join(p.constant_over_dt))
             if p.odes:
                 lines.append(f"    integrator: {p.method_used or p.method or 'auto'}")
             if p.threshold is not None:

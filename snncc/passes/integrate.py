@@ -331,7 +331,7 @@ def _affine_step(x: sympy.Expr, a: sympy.Expr, b: sympy.Expr, dt: sympy.Expr) ->
         return x + b * dt
     if b == 0:
         return x * sympy.exp(a * dt)
-    if a.is_zero is False:
+    if a.is_zero is False and _small(b / a):
         c = sympy.cancel(b / a)
         return (x + c) * sympy.exp(a * dt) - c
     # a might be zero for some parameter values: exprel(y) = (exp(y) - 1)/y is safe at 0.
@@ -342,7 +342,7 @@ def _exponential_euler(system: _System) -> list[Statement]:
     _check_deterministic("exponential_euler", system)
     new = {}
     for i, (x, f) in enumerate(zip(system.states, system.f, strict=True)):
-        a = sympy.diff(f, x)
+        a = sympy.diff(f, x) if _affine_in(f, {x}) else x  # x: "not linear" (cheaply)
         if a.has(x):
             raise _Cannot(f"exponential_euler needs each equation linear in its own "
                           f"variable (dx/dt = A*x + B with A, B free of x); "
@@ -393,10 +393,16 @@ def _linear_system(system: _System) -> tuple[sympy.Matrix, list[sympy.Expr]]:
     b = []
     forbidden = set(system.states) | {system.t}
     for i, f in enumerate(system.f):
+        if not _affine_in(f, set(system.states)):  # before sympy differentiates it
+            which = next((f"in {x}" for x in system.states if not _affine_in(f, {x})),
+                         "in the state variables")
+            raise _Cannot("exact needs a linear system with constant coefficients "
+                          "(dx/dt = A*x + b with A, b free of the state variables and of "
+                          f"t); {system.equation(i)} is not linear {which}")
         for j, x in enumerate(system.states):
             c = sympy.diff(f, x)
-            if c != 0 and c.free_symbols:
-                c = sympy.cancel(c)
+            if c != 0 and c.free_symbols and _small(c):
+                c = sympy.cancel(c)  # the state may cancel out: (v*a)/v
             bad = c.free_symbols & forbidden
             if bad:
                 why = (f"is not linear in {x}" if bad - {system.t}
@@ -414,6 +420,34 @@ def _linear_system(system: _System) -> tuple[sympy.Matrix, list[sympy.Expr]]:
                           f"linear in the state variables")
         b.append(bi)
     return A, b
+
+
+#: the most operations an expression may have for sympy's ``cancel`` to be tried on it
+#: (its cost grows exponentially with nesting: tanh(tanh(...)) twelve deep takes 30 s)
+_CANCEL_MAX_OPS = 60
+
+
+def _affine_in(e: sympy.Expr, xs: set[sympy.Symbol]) -> bool:
+    """A structural test, linear in the size of ``e``: ``e`` is a sum of terms each with at
+    most one factor that depends on ``xs``, itself one of ``xs`` or affine in them. False
+    also for some expressions that only simplify to affine ones (then a method that does
+    not need linearity is used): it keeps sympy from differentiating, say, 96 nested tanh,
+    which takes seconds."""
+    if not e.free_symbols & xs or e in xs:
+        return True
+    if e.is_Add:
+        return all(_affine_in(a, xs) for a in e.args)
+    if e.is_Mul:
+        dep = [a for a in e.args if a.free_symbols & xs]
+        return len(dep) == 1 and _affine_in(dep[0], xs)
+    if isinstance(e, sympy.Piecewise):  # where(c, a, b): affine branches, fixed condition
+        return all(_affine_in(x, xs) and not cond.free_symbols & xs for x, cond in e.args)
+    return False
+
+
+def _small(e: sympy.Expr) -> bool:
+    """True if ``e`` is small enough for the bounded symbolic search of ``exact``."""
+    return sympy.count_ops(e, visual=False) <= _CANCEL_MAX_OPS
 
 
 def _exact(system: _System) -> list[Statement]:
@@ -521,7 +555,7 @@ def _triangular(system: _System, A: sympy.Matrix, b: list[sympy.Expr],
 
 
 def _tidy(c: sympy.Expr) -> sympy.Expr:
-    if not c.free_symbols:
+    if not c.free_symbols or not _small(c):
         return c
     return sympy.factor(sympy.cancel(c))
 
@@ -759,6 +793,26 @@ def _works(method: str, system: _System) -> bool:
     return True
 
 
+def _constant_over_dt(p: ir.Population
+                      ) -> tuple[list[Statement], list[ir.ODE], list[Statement]]:
+    """Brian2's (constant over dt): each such subexpression is computed once, into a
+    temporary ``_<name>_const``, before the state update, from the state before it; the
+    ODEs read that temporary (a constant during the step, so e.g. ``exact`` applies) and
+    ``<name> = _<name>_const`` stores it with the new state. Returns (statements before
+    the integrator's, the ODEs to integrate, statements after)."""
+    temps = {sympy.Symbol(n, real=True): sympy.Symbol(f"_{n}_const", real=True)
+             for n in p.constant_over_dt}
+    before, after = [], []
+    for n, e in p.constant_over_dt.items():  # in dependency order (lowering sorts them)
+        s = sympy.Symbol(n, real=True)
+        text = p.subexpression_texts.get(n, n)
+        before.append(Statement(temps[s].name, "=", e.xreplace(temps),
+                                f"constant over dt: {text}"))
+        after.append(Statement(n, "=", temps[s], f"constant over dt: {text}"))
+    odes = [ir.ODE(o.name, o.rhs.xreplace(temps), o.text) for o in p.odes]
+    return before, odes, after
+
+
 def integrate(program: ir.Program, method: str | None = None) -> ir.Program:
     """The pass: every population's ODEs become statements appended to its ``update``,
     and ``method_used`` records the integrator; a projection's event-driven ODEs become
@@ -769,15 +823,19 @@ def integrate(program: ir.Program, method: str | None = None) -> ir.Program:
     symbol), ``t`` stays the symbol ``t``."""
     pops = {}
     for key, p in program.populations.items():
-        if not p.odes:
+        if not p.odes and not p.constant_over_dt:
             pops[key] = p
             continue
         where = f"population '{p.name}'" + (f" (model '{p.model_name}')"
                                             if p.model_name else "")
-        statements, used = integrate_odes(p.odes, method=method or p.method,
-                                          dt=sympy.Float(program.dt * p.time_scale),
-                                          where=where)
-        pops[key] = p.with_(update=[*p.update, *statements], method_used=used)
+        before, odes, after = _constant_over_dt(p)
+        statements, used = [], p.method_used
+        if odes:
+            statements, used = integrate_odes(odes, method=method or p.method,
+                                              dt=sympy.Float(program.dt * p.time_scale),
+                                              where=where)
+        pops[key] = p.with_(update=[*p.update, *before, *statements, *after],
+                            method_used=used)
     projs = {}
     elapsed = sympy.Symbol("_elapsed", real=True)
     for key, pr in program.projections.items():

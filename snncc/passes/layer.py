@@ -41,6 +41,11 @@ def layer_step(pop: ir.Population, *, input: str, tensors: dict[str, LayerTensor
     if pop.threshold is None:
         raise ModelError(f"{owner}: a layer needs a threshold (the layer's output is its "
                          "spikes); give threshold='v > ...'")
+    if pop.constant_over_dt:
+        raise ModelError(f"{owner}: the subexpressions {', '.join(pop.constant_over_dt)} are "
+                         "flagged (constant over dt), which layers do not support; remove the "
+                         "flag (they are then evaluated where they are used) or simulate the "
+                         "model in a Network")
     states = tuple(o.name for o in pop.odes)
     if not states:
         raise ModelError(f"{owner}: the model has no differential equation, so there is no "

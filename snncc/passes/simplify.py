@@ -27,6 +27,8 @@ def live_variables(p: ir.Population, program: ir.Program) -> set[str]:
     """Variables of ``p`` whose values matter to something observable."""
     roots: set[str] = set()
     roots |= _names(p.threshold) | _names(p.refractory) | _names(p.rates)
+    for e in p.constant_over_dt.values():  # computed and stored every step
+        roots |= _names(e)
     for st in p.reset:
         roots |= _names(st.expr)
     for m in program.monitors.values():

@@ -12,6 +12,7 @@ import sympy
 
 from snncc.ir import program as ir
 from snncc.ir.statements import Statement
+from snncc.passes.finite import check_finite
 
 
 def written_variables(program: ir.Program) -> dict[str, set[str]]:
@@ -28,12 +29,22 @@ def written_variables(program: ir.Program) -> dict[str, set[str]]:
     return out
 
 
+def _fold(e: sympy.Expr, values: dict[sympy.Symbol, sympy.Expr]) -> sympy.Expr:
+    """``e`` with the constants substituted; sympy raises on ``Mod(v, 0)`` while it
+    builds the result: that becomes nan, which :func:`check_finite` reports (naming the
+    object, the statement and the parameter values)."""
+    try:
+        return e.xreplace(values)
+    except ZeroDivisionError:
+        return sympy.nan
+
+
 def _subs(e: sympy.Expr | None, values: dict[sympy.Symbol, sympy.Expr]) -> sympy.Expr | None:
-    return None if e is None else e.xreplace(values)
+    return None if e is None else _fold(e, values)
 
 
 def _stmts(sts: list[Statement], values: dict) -> list[Statement]:
-    return [Statement(s.target, s.op, s.expr.xreplace(values), s.comment) for s in sts]
+    return [Statement(s.target, s.op, _fold(s.expr, values), s.comment) for s in sts]
 
 
 def specialize(program: ir.Program) -> ir.Program:
@@ -59,8 +70,9 @@ def specialize(program: ir.Program) -> ir.Program:
         values[sympy.Symbol("dt", real=True)] = sympy.Float(program.dt * p.time_scale)
         pops[p.name] = p.with_(
             variables=variables, constants=constants,
-            odes=[ir.ODE(o.name, o.rhs.xreplace(values), o.text) for o in p.odes],
-            subexpressions={k: e.xreplace(values) for k, e in p.subexpressions.items()},
+            odes=[ir.ODE(o.name, _fold(o.rhs, values), o.text) for o in p.odes],
+            subexpressions={k: _fold(e, values) for k, e in p.subexpressions.items()},
+            constant_over_dt={k: _fold(e, values) for k, e in p.constant_over_dt.items()},
             threshold=_subs(p.threshold, values), reset=_stmts(p.reset, values),
             refractory=_subs(p.refractory, values), rates=_subs(p.rates, values),
             update=_stmts(p.update, values))
@@ -83,11 +95,44 @@ def specialize(program: ir.Program) -> ir.Program:
         projs[pr.name] = pr.with_(variables=variables, constants=constants,
                                   on_pre=_stmts(pr.on_pre, values),
                                   on_post=_stmts(pr.on_post, values),
-                                  odes=[ir.ODE(o.name, o.rhs.xreplace(values), o.text)
+                                  odes=[ir.ODE(o.name, _fold(o.rhs, values), o.text)
                                         for o in pr.odes],
                                   update=_stmts(pr.update, values),
-                                  clock_odes=[ir.ODE(o.name, o.rhs.xreplace(values), o.text)
+                                  clock_odes=[ir.ODE(o.name, _fold(o.rhs, values), o.text)
                                               for o in pr.clock_odes],
                                   clock_update=_stmts(pr.clock_update, values))
-    return program.with_(populations=pops, projections=projs,
-                         passes=[*program.passes, "specialize"])
+    out = program.with_(populations=pops, projections=projs,
+                        passes=[*program.passes, "specialize"])
+    check_finite(program, out)
+    return out
+
+
+def number_beyond(program: ir.Program, limit: float) -> str | None:
+    """Where the code of ``program`` holds a number larger than ``limit`` in magnitude
+    (e.g. 1e300 does not fit a float32: it would become inf, or make torch raise), as
+    "group 'G' reset: 1e+300"; None if there is none."""
+    def big(e: sympy.Basic | None) -> float | None:
+        if e is None:
+            return None
+        for a in e.atoms(sympy.Float, sympy.Integer):
+            if abs(float(a)) > limit:
+                return float(a)
+        return None
+
+    for p in program.populations.values():
+        parts = [("threshold", p.threshold), ("refractory condition", p.refractory),
+                 ("rates", p.rates), *(("reset", s.expr) for s in p.reset),
+                 *(("state update", s.expr) for s in p.update)]
+        for what, e in parts:
+            x = big(e)
+            if x is not None:
+                return f"group '{p.name}' {what}: {x:g}"
+    for pr in program.projections.values():
+        for what, sts in (("on_pre", pr.on_pre), ("on_post", pr.on_post),
+                          ("event-driven update", pr.update),
+                          ("clock-driven update", pr.clock_update)):
+            for st in sts:
+                x = big(st.expr)
+                if x is not None:
+                    return f"connection '{pr.name}' {what}: {x:g}"
+    return None

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import linecache
+import math
 import os
 import time
-from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -19,8 +19,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from snncc.errors import NetworkError, ParameterError
+from snncc.errors import NetworkError, NonFiniteError, ParameterError
 from snncc.ir import program as ir
+from snncc.runtime.device_loop import DeviceLoop, HostLoop, Interrupt, device_loop_options
+from snncc.runtime.recording import RateData, Rows, SpikeData, StateData
 from snncc.units import Quantity, time_to_seconds
 
 _DTYPES = {"float": None, "int": torch.int64, "bool": torch.bool, "int8": torch.int8}
@@ -105,6 +107,15 @@ def _buffer_name(key: str) -> str:
     return key.replace(".", "__")
 
 
+def _all_finite(tensors: list[torch.Tensor]) -> list[bool]:
+    """Whether each (floating-point) tensor holds only finite values: one sum per tensor
+    (inf and NaN propagate), read back at once; a sum that overflowed although every value
+    is finite is told apart by an exact check of that tensor."""
+    sums = torch.stack([t.sum() for t in tensors]).tolist()
+    return [math.isfinite(s) or bool(torch.isfinite(t).all())
+            for s, t in zip(sums, tensors, strict=True)]
+
+
 class CompiledNetwork(torch.nn.Module):
     """A runnable network. Build it with ``Network.compile()``.
 
@@ -112,12 +123,18 @@ class CompiledNetwork(torch.nn.Module):
         program: the IR after the passes (``describe()`` summarises it).
         dt: time step in seconds.
         t: current time in seconds.
+        check_finite: whether ``run()`` checks the state for inf/NaN once per chunk of
+            steps (default True; ``net.compile(..., check_finite=False)`` or set it here).
+            It raises :class:`~snncc.errors.NonFiniteError` naming the group, the
+            variable and the steps. Checked: the floating-point variables of groups and
+            connections that are finite when the run starts (a variable set to inf or NaN
+            on purpose before the run is left alone).
     """
 
     def __init__(self, program: ir.Program, *, backend: str = "torch",
                  device: str | torch.device | None = None, dtype: torch.dtype | None = None,
                  monitors: dict[str, Any] | None = None, compile_seconds: float = 0.0,
-                 cuda_graph: bool = True) -> None:
+                 cuda_graph: bool = True, check_finite: bool = True) -> None:
         super().__init__()
         from snncc.backends import get_backend
 
@@ -128,6 +145,12 @@ class CompiledNetwork(torch.nn.Module):
         if self.dtype not in (torch.float32, torch.float64):
             raise ParameterError(f"dtype must be torch.float32 or torch.float64, got "
                                  f"{self.dtype}")
+        from snncc.passes.specialize import number_beyond
+
+        big = number_beyond(program, torch.finfo(self.dtype).max)
+        if big is not None:
+            raise ParameterError(f"the {big} is beyond the range of {self.dtype}; compile "
+                                 "with dtype=torch.float64 or use smaller values")
         self.dt = program.dt
         self._monitors = monitors or {}
         t0 = time.perf_counter()
@@ -150,6 +173,9 @@ class CompiledNetwork(torch.nn.Module):
             self._add_state(k, spec.shape, spec.dtype, spec.init)
         self.register_buffer("_step", torch.zeros((), dtype=torch.int64))
         self.register_buffer("_rng_state", torch.zeros(0, dtype=torch.uint8))
+        # what the state belongs to (sizes, connectivity, constants): checked on load
+        self._structure_info = structure_of(program)
+        self.register_buffer("_structure", encode_structure(self._structure_info))
         self._arrays = {}
         for k, arr in gen.arrays.items():
             t = torch.as_tensor(arr)
@@ -160,11 +186,11 @@ class CompiledNetwork(torch.nn.Module):
         self._gen = torch.Generator(device=self.device)
         self._gen.manual_seed(int(program.seed or 0) + 1)
         self.source_path, self._build = load_generated(self._source, backend)
-        self._step_fn = None
-        self._rec: dict[str, list] = defaultdict(list)
-        self._rec_steps: dict[str, list] = defaultdict(list)
+        self._step_fn: HostLoop | DeviceLoop | None = None
+        self.check_finite = check_finite
         self.compile_seconds = compile_seconds + (time.perf_counter() - t0)
         self.last_run_seconds = 0.0
+        self.last_check_seconds = 0.0  # of last_run_seconds: the inf/NaN check
         self._bind_monitors()
 
     # --------------------------------------------------------------- building
@@ -176,9 +202,10 @@ class CompiledNetwork(torch.nn.Module):
         from snncc.passes import run_passes
 
         cuda_graph = bool(options.pop("cuda_graph", True))
+        check_finite = bool(options.pop("check_finite", True))
         if options:
             raise ParameterError(f"unknown compile option(s): {', '.join(options)}; known: "
-                                 "cuda_graph")
+                                 "cuda_graph, check_finite")
         dev = resolve_device(device)
         if backend == "auto":
             backend = auto_backend(dev)
@@ -190,7 +217,8 @@ class CompiledNetwork(torch.nn.Module):
         mons = {o.name: owners[o.name] for o in objects
                 if isinstance(o, (SpikeMonitor, StateMonitor, PopulationRateMonitor))}
         return cls(program, backend=backend, device=dev, dtype=dtype, monitors=mons,
-                   compile_seconds=time.perf_counter() - t0, cuda_graph=cuda_graph)
+                   compile_seconds=time.perf_counter() - t0, cuda_graph=cuda_graph,
+                   check_finite=check_finite)
 
     def _add_state(self, key: str, shape: tuple[int, ...], dtype: str, init: object) -> None:
         tdtype = _DTYPES[dtype] or self.dtype
@@ -203,18 +231,20 @@ class CompiledNetwork(torch.nn.Module):
     def _state(self) -> dict[str, torch.Tensor]:
         return {k: getattr(self, _buffer_name(k)) for k in self._keys}
 
-    def _ensure_step(self) -> Any:
+    def _ensure_step(self) -> HostLoop | DeviceLoop:
         if self._step_fn is None:
             if self._gen_info.loop == "device":
-                from snncc.runtime.device_loop import DeviceLoop, device_loop_options
-
                 recorders, monitors = device_loop_options(self._gen_info)
                 self._step_fn = DeviceLoop(self._build, self._state(), self._arrays,
                                            recorders, monitors, self.device, self.dtype,
                                            self.program.batch, cuda_graph=self._cuda_graph)
             else:
-                self._step_fn = self._build(self._state(), self._arrays, self._host,
-                                            self._gen, self.device, self.dtype)
+                step = self._build(self._state(), self._arrays, self._host, self._gen,
+                                   self.device, self.dtype)
+                mons = {name: (m.kind, [f"{name}.{v}" for v in m.variables]
+                               if m.kind == "state" else [name])
+                        for name, m in self.program.monitors.items()}
+                self._step_fn = HostLoop(step, mons, self.device, self.dtype)
         return self._step_fn
 
     def _apply(self, fn: Any, recurse: bool = True) -> CompiledNetwork:  # device/dtype moves
@@ -241,30 +271,97 @@ class CompiledNetwork(torch.nn.Module):
 
     def run(self, duration: float | Quantity, *, report: bool = False) -> CompiledNetwork:
         """Simulate for ``duration`` (a time; a bare number means ms), continuing from the
-        current state."""
+        current state.
+
+        Steps run in chunks (at most 1000 steps); after each chunk ``t`` and the monitors
+        are brought up to date and, with ``check_finite``, the state is checked for inf
+        and NaN (:class:`~snncc.errors.NonFiniteError`). A run that stops early (Ctrl-C
+        ends the step it arrives in; an exception) leaves ``t``, the state and the
+        monitors agreeing on the steps that completed, so a later ``run()`` continues
+        from there."""
         secs = time_to_seconds(duration, "run duration")
         if secs < 0:
             raise ParameterError(f"run duration must be >= 0, got {duration}")
         steps = int(round(secs / self.dt))
-        step = self._ensure_step()
+        loop = self._ensure_step()
         self._rebind_monitors()
-        n0 = int(self._step)
-        rec = self._rec
+        n = n0 = int(self._step)
         t0 = time.perf_counter()
-        with torch.inference_mode():
-            if hasattr(step, "run"):
-                step.run(n0, n0 + steps, rec)
-            else:
-                for n in range(n0, n0 + steps):
-                    step(n, rec)
+        watch = self._finite_watch() if self.check_finite and steps else []
+        self.last_check_seconds = time.perf_counter() - t0
+        self._reserve_monitors(steps)
+        with torch.inference_mode(), Interrupt() as stop:
+            while n < n0 + steps:
+                k = min(loop.chunk, n0 + steps - n)
+                views = self._state_views(k)
+                try:
+                    loop.run_chunk(n, k, views, stop)
+                except BaseException as exc:
+                    self._commit(loop, n, loop.done, views)
+                    if loop.partial:
+                        exc.add_note(f"snncc: the run stopped inside step {n + loop.done}; "
+                                     "t and the monitors hold the steps before it, the "
+                                     "state may hold part of that step: restore a saved "
+                                     "state (load_state_dict) or reset_state()")
+                    raise
+                self._commit(loop, n, loop.done, views)
+                n += loop.done
+                if stop.requested:
+                    stop.deliver(f"run stopped at step {n} (t = {n * self.dt * 1e3:g} ms)")
+                    stop.requested = False  # a handler of the user's took it: go on
+                if watch:
+                    t1 = time.perf_counter()
+                    self._check_finite(watch, n - loop.done, n)
+                    self.last_check_seconds += time.perf_counter() - t1
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         self.last_run_seconds = time.perf_counter() - t0
-        self._step.fill_(n0 + steps)
         if report:
             print(f"simulated {secs:g} s in {self.last_run_seconds:.3f} s wall")
-        self._collect(n0, n0 + steps)
         return self
+
+    # --------------------------------------------------------------- finite check
+    def _finite_watch(self) -> list[tuple[str, torch.Tensor]]:
+        """The floating-point variables of groups and connections that are finite now."""
+        owners = [*self.program.populations.values(), *self.program.projections.values()]
+        cands = [(key, getattr(self, _buffer_name(key))) for o in owners
+                 for key in (f"{o.name}.{v}" for v in o.variables) if key in self._keys]
+        cands = [(k, t) for k, t in cands if t.is_floating_point() and t.numel()]
+        if not cands:
+            return []
+        return [c for c, ok in zip(cands, _all_finite([t for _, t in cands]), strict=True)
+                if ok]
+
+    def _check_finite(self, watch: list[tuple[str, torch.Tensor]], a: int, b: int) -> None:
+        """Raise NonFiniteError if a watched variable holds inf or NaN after steps
+        ``a .. b - 1``."""
+        flags = _all_finite([t for _, t in watch])
+        bad = [kt for kt, ok in zip(watch, flags, strict=True) if not ok]
+        if not bad:
+            return
+        key, t = bad[0]
+        owner, var = key.split(".", 1)
+        nonfinite = ~torch.isfinite(t)
+        first = int(nonfinite.reshape(-1).nonzero()[0])
+        batch, i = divmod(first, t.shape[-1])
+        what = "neuron" if owner in self.program.populations else "synapse"
+        where = f"{what} {i}" + (f" of batch element {batch}" if t.shape[0] > 1 else "")
+        kind = "group" if what == "neuron" else "connection"
+        value = float(t.reshape(-1)[first])
+        became = "NaN" if math.isnan(value) else f"{value}"
+
+        def ms(step: int) -> str:
+            return f"{step * self.dt * 1e3:g} ms"
+
+        also = (f"; also non-finite: {', '.join(k for k, _ in bad[1:])}"
+                if len(bad) > 1 else "")
+        raise NonFiniteError(
+            f"{kind} '{owner}': variable '{var}' became {became} in steps {a} to {b - 1} "
+            f"(t = {ms(a)} to {ms(b)}): {int(nonfinite.sum())} of {t.numel()} values, "
+            f"first at {where}{also}. The run stopped at step {b} (t = {ms(b)}); time, "
+            "state and monitors agree there. Usual causes: an unstable equation or too "
+            "large a dt, log or sqrt of a negative value, a division by zero. To run on "
+            "regardless: net.compile(..., check_finite=False) or sim.check_finite = False")
 
     def step(self) -> CompiledNetwork:
         """Advance by one time step."""
@@ -272,23 +369,20 @@ class CompiledNetwork(torch.nn.Module):
 
     # --------------------------------------------------------------- monitors
     def _bind_monitors(self) -> None:
-        from snncc.frontend.monitors import RateData, SpikeData, StateData
-
-        self._mon_data: dict[str, Any] = {}
+        self._mon_data: dict[str, SpikeData | StateData | RateData] = {}
+        B = self.program.batch
         for name, m in self.program.monitors.items():
             pop = self.program.populations[m.target]
             if m.kind == "spike":
-                d: Any = SpikeData(self.dt, np.zeros(0, np.int64), np.zeros(0, np.int64),
-                                   np.zeros(0, np.int64))
+                d: SpikeData | StateData | RateData = SpikeData(self.dt)
             elif m.kind == "rate":
-                d = RateData(self.dt, np.zeros(0, np.int64),
-                             np.zeros((0, self.program.batch), np.int64))
+                d = RateData(self.dt, B)
             else:
                 dims = {v: (pop.variables[v].dim if v in pop.variables else None)
                         for v in m.variables}
-                d = StateData(self.dt, np.zeros(0, np.int64),
-                              {v: np.zeros((0, self.program.batch, len(m.record)))
-                               for v in m.variables}, dims, pop.time_scale)
+                n_rec = pop.size if m.record is None else len(m.record)
+                d = StateData(self.dt, {v: (B, n_rec) for v in m.variables}, dims,
+                              pop.time_scale)
             self._mon_data[name] = d
         self._rebind_monitors()
 
@@ -301,50 +395,49 @@ class CompiledNetwork(torch.nn.Module):
     def _truncate_monitors(self, step: int) -> None:
         """Forget recordings at or after ``step`` (after restoring an earlier state)."""
         for d in self._mon_data.values():
-            keep = d.steps < step
-            if hasattr(d, "indices"):
-                d.indices, d.batch = d.indices[keep], d.batch[keep]
-            elif hasattr(d, "counts"):
-                d.counts = d.counts[keep]
-            else:
-                d.values = {k: v[keep] for k, v in d.values.items()}
-            d.steps = d.steps[keep]
+            d.truncate_at(step)
 
-    def _collect(self, n0: int, n1: int) -> None:
-        B = self.program.batch
+    def _reserve_monitors(self, steps: int) -> None:
+        """Room for a run of ``steps`` in the monitors that record every step."""
+        for d in self._mon_data.values():
+            if not isinstance(d, SpikeData):
+                for c in d.columns.values():
+                    c.reserve(steps)
+
+    def _state_views(self, k: int) -> dict[str, np.ndarray]:
+        """Where the next ``k`` rows of each state monitor variable go."""
+        return {f"{name}.{v}": self._mon_data[name].columns[f"values.{v}"].free(k)
+                for name, m in self.program.monitors.items() if m.kind == "state"
+                for v in m.variables}
+
+    def _commit(self, loop: HostLoop | DeviceLoop, n: int, done: int,
+                views: dict[str, np.ndarray]) -> None:
+        """Keep the recordings of steps ``n .. n + done - 1`` and advance ``t`` to
+        ``n + done``."""
         for name, m in self.program.monitors.items():
             d = self._mon_data[name]
-            pop = self.program.populations[m.target]
-            if m.kind in ("spike", "rate"):
-                entries = self._rec.pop(name, [])
-                if entries:
-                    steps = np.concatenate([
-                        np.full(int(ix.numel()), n, np.int64) if isinstance(n, int)
-                        else n.cpu().numpy() for n, ix in entries])
-                    flat = torch.cat([ix for _, ix in entries]).cpu().numpy()
-                else:
-                    steps = np.zeros(0, np.int64)
-                    flat = np.zeros(0, np.int64)
-                b, i = np.divmod(flat, pop.size)
-                if m.kind == "spike":
-                    d.steps = np.concatenate([d.steps, steps])
-                    d.indices = np.concatenate([d.indices, i])
-                    d.batch = np.concatenate([d.batch, b])
-                else:
-                    lo, hi = int(m.record[0]), int(m.record[1])
-                    keep = (i >= lo) & (i < hi)
-                    counts = np.zeros((n1 - n0, B), np.int64)
-                    np.add.at(counts, (steps[keep] - n0, b[keep]), 1)
-                    d.steps = np.concatenate([d.steps, np.arange(n0, n1)])
-                    d.counts = np.concatenate([d.counts, counts])
-            else:
-                d.steps = np.concatenate([d.steps, np.arange(n0, n1)])
+            cols: dict[str, Rows] = d.columns
+            if m.kind == "state":
                 for v in m.variables:
-                    vals = self._rec.pop(f"{name}.{v}", [])
-                    vals = [x if x.ndim == 3 else x[None] for x in vals]
-                    arr = (torch.cat(vals).to(torch.float64).cpu().numpy() if vals
-                           else np.zeros((0, B, len(m.record))))
-                    d.values[v] = np.concatenate([d.values[v], arr])
+                    loop.states(f"{name}.{v}", views[f"{name}.{v}"], done)
+                    cols[f"values.{v}"].commit(done)
+                cols["steps"].append(np.arange(n, n + done))
+                continue
+            steps, flat = loop.spikes(name, n, done)
+            b, i = np.divmod(flat, self.program.populations[m.target].size)
+            if m.kind == "spike":
+                cols["steps"].append(steps)
+                cols["indices"].append(i)
+                cols["batch"].append(b)
+            else:
+                lo, hi = int(m.record[0]), int(m.record[1])
+                keep = (i >= lo) & (i < hi)
+                counts = cols["counts"].free(done)
+                counts[...] = 0
+                np.add.at(counts, (steps[keep] - n, b[keep]), 1)
+                cols["counts"].commit(done)
+                cols["steps"].append(np.arange(n, n + done))
+        self._step.fill_(n + done)
 
     def monitor_data(self, name: str) -> Any:
         """The recorded data of monitor ``name``."""
@@ -373,8 +466,48 @@ class CompiledNetwork(torch.nn.Module):
         self._rng_state = self._gen.get_state().clone()
         return super().state_dict(*args, **kwargs)
 
+    def check_state_dict(self, state_dict: Any) -> dict[str, Any]:
+        """Raise a NetworkError naming what differs if ``state_dict`` was saved from a
+        network of another structure (group sizes, synapse counts or pairs, delays,
+        parameter values, batch); returns it ready to load (a state saved before the
+        structure was stored loads as before)."""
+        sd = dict(state_dict)
+        if "_structure" in sd:
+            try:
+                saved = decode_structure(sd["_structure"])
+            except (TypeError, ValueError) as exc:
+                raise NetworkError(f"load_state_dict: the saved '_structure' entry cannot be "
+                                   f"read ({exc}); it is not a state saved by snncc") from None
+            diff = structure_difference(saved, self._structure_info)
+            if diff:
+                raise NetworkError(f"load_state_dict: the saved state is of another network: "
+                                   f"{diff}; build the same network (sizes, connections, "
+                                   "parameters, seed, batch) and load into that")
+        sd["_structure"] = self._structure
+        mine = super().state_dict()
+        missing = sorted(set(mine) - set(sd))
+        extra = sorted(set(sd) - set(mine))
+        shapes = [k for k in mine if k in sd and k != "_rng_state" and isinstance(
+            sd[k], torch.Tensor) and tuple(sd[k].shape) != tuple(mine[k].shape)]
+        if missing or extra or shapes:
+            parts = []
+            if missing:
+                parts.append(f"missing {', '.join(missing[:5])}")
+            if extra:
+                parts.append(f"unexpected {', '.join(extra[:5])}")
+            if shapes:
+                k = shapes[0]
+                parts.append(f"'{k}' has shape {tuple(sd[k].shape)} in the saved state, "
+                             f"{tuple(mine[k].shape)} here")
+            raise NetworkError(f"load_state_dict: the saved state does not fit this network "
+                               f"({'; '.join(parts)}); build the same network (sizes, "
+                               "connections, seed, batch) first")
+        return sd
+
     def load_state_dict(self, state_dict: Any, strict: bool = True, assign: bool = False
                         ) -> Any:  # noqa: D102
+        if strict:
+            state_dict = self.check_state_dict(state_dict)
         if "_rng_state" in state_dict:
             self._rng_state = state_dict["_rng_state"].clone()
         out = super().load_state_dict(state_dict, strict=strict, assign=assign)
@@ -413,7 +546,6 @@ class CompiledNetwork(torch.nn.Module):
                 v = torch.as_tensor(np.asarray(value, dtype=np.float64))
                 buf.copy_(v.to(buf.dtype).expand(buf.shape) if v.ndim <= buf.ndim else v)
             self._step.fill_(0)
-        self._rec.clear()
         self._bind_monitors()
 
     # --------------------------------------------------------------- inspection
@@ -435,3 +567,86 @@ class CompiledNetwork(torch.nn.Module):
 
     def forward(self, duration: float | Quantity) -> CompiledNetwork:  # noqa: D102
         return self.run(duration)
+
+
+# ------------------------------------------------------------------ structure checks
+def structure_of(program: ir.Program) -> dict[str, Any]:
+    """What a saved state belongs to: per population its size and constants, per
+    projection its ends, synapse count, hashes of its pairs and delays, and constants."""
+    def digest(*arrays: Any) -> str:
+        h = hashlib.sha256()
+        for a in arrays:
+            h.update(np.ascontiguousarray(np.asarray(a, dtype=np.int64)).tobytes())
+            h.update(b"|")
+        return h.hexdigest()[:16]
+
+    out: dict[str, Any] = {"dt": float(program.dt), "batch": int(program.batch),
+                           "groups": {}, "connections": {}}
+    for p in program.populations.values():
+        out["groups"][p.name] = {"size": int(p.size), "model": p.model_name or p.kind,
+                                 "constants": {k: float(v) for k, v in p.constants.items()}}
+    for pr in program.projections.values():
+        out["connections"][pr.name] = {
+            "pre": pr.pre, "post": pr.post, "synapses": int(pr.n_synapses),
+            "pairs": digest(pr.i, pr.j), "delays": digest(pr.delay),
+            "constants": {k: float(v) for k, v in pr.constants.items()}}
+    return out
+
+
+def encode_structure(structure: dict[str, Any]) -> torch.Tensor:
+    """``structure`` as a uint8 tensor (JSON), so it travels in ``state_dict``."""
+    import json
+
+    data = json.dumps(structure, sort_keys=True).encode()
+    return torch.tensor(list(data), dtype=torch.uint8)
+
+
+def decode_structure(t: Any) -> dict[str, Any]:
+    """The inverse of :func:`encode_structure`."""
+    import json
+
+    if not isinstance(t, torch.Tensor) or t.dtype != torch.uint8:
+        raise TypeError(f"expected a uint8 tensor, got {type(t).__name__}")
+    out = json.loads(bytes(t.cpu().tolist()).decode())
+    if not isinstance(out, dict):
+        raise ValueError("not a mapping")
+    return out
+
+
+def structure_difference(saved: dict[str, Any], mine: dict[str, Any]) -> str | None:
+    """The first difference between two :func:`structure_of` results, in words."""
+    def close(a: float, b: float) -> bool:
+        return a == b or abs(a - b) <= 1e-9 * max(abs(a), abs(b))
+
+    if not close(saved.get("dt", mine["dt"]), mine["dt"]):
+        return f"dt is {saved['dt'] * 1e3:g} ms in the saved state, {mine['dt'] * 1e3:g} ms here"
+    if saved.get("batch", mine["batch"]) != mine["batch"]:
+        return f"batch is {saved['batch']} in the saved state, {mine['batch']} here"
+    for section, what in (("groups", "group"), ("connections", "connection")):
+        old, new = saved.get(section, {}), mine[section]
+        if set(old) != set(new):
+            gone = sorted(set(old) - set(new))
+            added = sorted(set(new) - set(old))
+            return (f"the saved state has {what}s {', '.join(sorted(old)) or 'none'}, this "
+                    f"network {', '.join(sorted(new)) or 'none'}"
+                    + (f" (not here: {', '.join(gone)})" if gone else "")
+                    + (f" (not saved: {', '.join(added)})" if added else ""))
+        for name in sorted(new):
+            a, b = old[name], new[name]
+            for key, label in (("size", "size"), ("model", "model"), ("pre", "source"),
+                               ("post", "target"), ("synapses", "synapse count")):
+                if key in b and a.get(key) != b[key]:
+                    return (f"{what} '{name}': {label} is {a.get(key)} in the saved state, "
+                            f"{b[key]} here")
+            if "pairs" in b and a.get("pairs") != b["pairs"]:
+                return (f"{what} '{name}': the same number of synapses "
+                        f"({b['synapses']}) but other pairs (i, j) (another seed or "
+                        "connectivity)")
+            if "delays" in b and a.get("delays") != b["delays"]:
+                return f"{what} '{name}': other synaptic delays"
+            ca, cb = a.get("constants", {}), b["constants"]
+            for k in sorted(set(ca) | set(cb)):
+                if k not in ca or k not in cb or not close(ca[k], cb[k]):
+                    return (f"{what} '{name}': parameter '{k}' is {ca.get(k, 'not set')} in "
+                            f"the saved state, {cb.get(k, 'not set')} here (SI units)")
+    return None

@@ -16,23 +16,21 @@ import sympy
 
 from snncc.backends.common import (
     Generated,
+    LocalNames,
     StateSpec,
+    comment_text,
     ell_table,
     layer_reason,
     layered_order,
     schedule_notes,
     slot_pathways,
 )
+from snncc.backends.printing import py_float
 from snncc.backends.templating import render
 from snncc.backends.torch.printer import TorchPrinter
 from snncc.ir import program as ir
 from snncc.ir.program import refractory_steps
 from snncc.ir.statements import Statement
-
-
-def local(owner: str, var: str) -> str:
-    """The local variable name of ``owner.var`` in generated code."""
-    return f"{owner}_{var}"
 
 
 def key(owner: str, var: str) -> str:
@@ -45,6 +43,8 @@ class _Gen:
         self.p = program
         self.out = Generated("")
         self.bindings: list[str] = []
+        # locals of the generated module: "<owner>_<var>", "<pop>_spk", ... never shared
+        self.local = LocalNames(("t_ms",))
         self.B = program.batch
         self.need_t_ms = False
         self.need_idx: set[str] = set()
@@ -62,20 +62,21 @@ class _Gen:
 
     # ------------------------------------------------------------ helpers
     def bind_state(self, owner: str, var: str, flat: bool = False) -> str:
-        name = local(owner, var)
+        name = self.local(owner, var)
         line = f'{name} = S["{key(owner, var)}"]'
         if line not in self.bindings:
             self.bindings.append(line)
         if flat:
-            fl = f"{name}_f = {name}.view(-1)"
+            flat_name = self.local(owner, var, "f")
+            fl = f"{flat_name} = {name}.view(-1)"
             if fl not in self.bindings:
                 self.bindings.append(fl)
-            return f"{name}_f"
+            return flat_name
         return name
 
     def bind_array(self, owner: str, name: str, arr: np.ndarray) -> str:
         self.out.arrays[key(owner, name)] = arr
-        loc = local(owner, name)
+        loc = self.local(owner, name, kind="array")
         line = f'{loc} = A["{key(owner, name)}"]'
         if line not in self.bindings:
             self.bindings.append(line)
@@ -85,7 +86,7 @@ class _Gen:
         """A 0-d tensor holding ``value``, bound once (cheaper than a Python scalar in a
         tensor op); the name shows the value."""
         name = "_k_" + repr(float(value)).replace("-", "m").replace(".", "_").replace("+", "")
-        line = f"{name} = torch.tensor({float(value)!r}, dtype=DTYPE, device=DEVICE)"
+        line = f"{name} = torch.tensor({py_float(value)}, dtype=DTYPE, device=DEVICE)"
         if line not in self.bindings:
             self.bindings.append(line)
         return name
@@ -105,7 +106,7 @@ class _Gen:
         names["t"] = self.time_name(pop.time_scale)
         names["_n"] = "n"
         if pop.refractory is not None:
-            names["not_refractory"] = f"{pop.name}_notref"
+            names["not_refractory"] = self.local(pop.name, role="notref")
             tensors.add("not_refractory")
         names["i"] = self.bind_array(pop.name, "i", np.arange(pop.size, dtype=np.float64))
         tensors.add("i")
@@ -113,7 +114,7 @@ class _Gen:
                             constant=self.const), names
 
     def bind_shape(self, pop: ir.Population) -> str:
-        shape = f"{pop.name}_shape"
+        shape = self.local(pop.name, role="shape")
         line = f"{shape} = ({self.B}, {pop.size})"
         if line not in self.bindings:
             self.bindings.append(line)
@@ -141,7 +142,7 @@ class _Gen:
             c0, x0 = lin[0]
             parts = [f"{target} = torch.mul({pr.doprint(x0)}, {self.const(c0)})" if c0 != 1.0
                      else f"{target} = {pr.doprint(x0)}.clone()"]
-            parts += [f"{target}.add_({pr.doprint(x)}, alpha={c!r})" if c != 1.0
+            parts += [f"{target}.add_({pr.doprint(x)}, alpha={py_float(c)})" if c != 1.0
                       else f"{target}.add_({pr.doprint(x)})" for c, x in lin[1:]]
             if const != 0.0:
                 parts.append(f"{target}.add_({self.const(const)})")
@@ -153,21 +154,24 @@ class _Gen:
             return None
         pr, names = self.pop_printer(pop)
         refr = None
-        notref = f"{pop.name}_notref"
+        notref = self.local(pop.name, role="notref")
         if pop.refractory is not None:
             k = refractory_steps(pop.refractory)
             if k is not None and "lastspike" in names:
                 code = f"{notref} = {names['lastspike']} <= (n - {k})"
             else:
                 flag = names["not_refractory"] = self.bind_state(pop.name, "not_refractory")
-                code = (f"{flag}.logical_or_(~{pr.doprint(pop.refractory)})\n"
+                cond = pr.doprint(pop.refractory)
+                if not pr.is_tensor(pop.refractory):  # a constant condition (folded)
+                    cond = f"torch.as_tensor({cond}, device=DEVICE)"
+                code = (f"{flag}.logical_or_(~{cond})\n"
                         f"        {notref} = {flag}")
                 names["not_refractory"] = notref
                 pr.names["not_refractory"] = notref
             refr = {"text": pop.refractory_text, "code": code}
         lines: list[dict[str, str]] = []
         finals: list[tuple[str, sympy.Expr, str]] = []  # var, value expr, comment
-        state_vars = {o.name for o in pop.odes}
+        state_vars = pop.updated_variables
         # a temporary read only by its variable's final "x = _x_new" is inlined there
         uses: dict[str, int] = {}
         for st in pop.update:
@@ -232,15 +236,16 @@ class _Gen:
     def threshold(self, pop: ir.Population) -> str | None:
         if not pop.has_spikes:
             return None
-        spk = f"{pop.name}_spk"
+        spk = self.local(pop.name, role="spk")
+        shape = self.local(pop.name, role="shape")
         lines: list[str] = []
         if pop.kind == "neuron":
             pr, _ = self.pop_printer(pop)
             cond = pr.doprint(pop.threshold)
             if not pr.is_tensor(pop.threshold):
-                cond = f"torch.full({pop.name}_shape, bool({cond}), device=DEVICE)"
+                cond = f"torch.full({shape}, bool({cond}), device=DEVICE)"
             if pop.refractory is not None:
-                cond = f"{cond} & {pop.name}_notref"
+                cond = f"{cond} & {self.local(pop.name, role='notref')}"
             lines.append(f"{spk} = {cond}")
             text = pop.threshold_text
         elif pop.kind == "poisson":
@@ -249,22 +254,24 @@ class _Gen:
             names["t"] = "t"
             pr = TorchPrinter(names, pr.tensors, pr.rand_shape)
             rate = pr.doprint(pop.rates)
-            lines.append(f"{spk} = torch.rand({pop.name}_shape, generator=GEN, device=DEVICE, "
+            lines.append(f"{spk} = torch.rand({shape}, generator=GEN, device=DEVICE, "
                          f"dtype=DTYPE) < ({rate}) * {self.p.dt!r}")
             text = f"Poisson, rates = {pop.rates}"
         else:
             self.out.host[key(pop.name, "steps")] = pop.spike_steps
-            self.bindings.append(f'{pop.name}_steps = H["{key(pop.name, "steps")}"]')
+            steps = self.local(pop.name, role="steps")
+            self.bindings.append(f'{steps} = H["{key(pop.name, "steps")}"]')
             idx = self.bind_array(pop.name, "indices", pop.spike_indices)
             self.bind_shape(pop)
-            lines += [f"{spk} = torch.zeros({pop.name}_shape, dtype=torch.bool, device=DEVICE)",
-                      f"_lo = int(np.searchsorted({pop.name}_steps, n, 'left'))",
-                      f"_hi = int(np.searchsorted({pop.name}_steps, n, 'right'))",
+            lines += [f"{spk} = torch.zeros({shape}, dtype=torch.bool, device=DEVICE)",
+                      f"_lo = int(np.searchsorted({steps}, n, 'left'))",
+                      f"_hi = int(np.searchsorted({steps}, n, 'right'))",
                       "if _hi > _lo:",
                       f"    {spk}[:, {idx}[_lo:_hi]] = True"]
             text = f"spike generator ({len(pop.spike_steps)} spikes)"
         if pop.name in self.need_idx:
-            lines.append(f"{pop.name}_idx = {spk}.view(-1).nonzero().squeeze(1)")
+            lines.append(f"{self.local(pop.name, role='idx')} = {spk}.view(-1).nonzero()"
+                         ".squeeze(1)")
         L = self.hist_len.get(pop.name, 1)
         if L > 1:
             self.out.state[key(pop.name, "_spike_history")] = StateSpec(
@@ -278,7 +285,7 @@ class _Gen:
         if pop.kind != "neuron" or pop.threshold is None:
             return None
         pr, names = self.pop_printer(pop)
-        spk = f"{pop.name}_spk"
+        spk = self.local(pop.name, role="spk")
         lines = []
         for st in pop.reset:
             st = st.as_assignment()
@@ -322,7 +329,7 @@ class _Gen:
             names[k] = self.bind_state(pr.name, k)
             tensors.add(k)
         names["t"] = self.time_name(pr.time_scale)
-        shape = f"{pr.name}_shape"
+        shape = self.local(pr.name, role="shape")
         line = f"{shape} = ({self.B}, {pr.n_synapses})"
         if line not in self.bindings:
             self.bindings.append(line)
@@ -376,7 +383,7 @@ class _Gen:
 
     def pathway(self, pr: ir.Projection, direction: str) -> str | None:
         statements = pr.on_pre if direction == "on_pre" else pr.on_post
-        if not statements:
+        if not statements or pr.n_synapses == 0:  # no synapse: nothing to deliver
             return None
         src = pr.pre if direction == "on_pre" else pr.post
         src_index = pr.i if direction == "on_pre" else pr.j
@@ -406,10 +413,10 @@ class _Gen:
             ell, full = ell_table(src_index[sel], sel, n_src)
             lines: list[str] = []
             if d == 0:
-                lines.append(f"_idx = {src}_idx")
+                lines.append(f"_idx = {self.local(src, role='idx')}")
             else:
                 L = self.hist_len[src]
-                lines.append(f"_idx = {local(src, '_spike_history')}[(n - {int(d)}) % {L}]"
+                lines.append(f"_idx = {self.local(src, '_spike_history')}[(n - {int(d)}) % {L}]"
                              ".nonzero().squeeze(1)")
             lines.append("if _idx.numel():")
             body: list[str] = []
@@ -436,7 +443,7 @@ class _Gen:
                     val = "_val"
                 for st, flat, value in fast:
                     sign = "-" if st.op == "-=" else ""
-                    body.append(f"# {st.comment or st}")
+                    body.append(f"# {comment_text(st.comment or st)}")
                     body.append(f"{flat}.index_add_(0, _tgt, {val}, alpha={sign}({value}))")
                 lines += ["    " + b for b in body]
                 groups.append({"delay": int(d), "n_syn": int(sel.size), "lines": lines})
@@ -507,8 +514,8 @@ class _Gen:
             names[k] = f"{flat}[{'_pre' if k.endswith('_pre') else '_post'}]"
             tensors.add(k)
         names["t"] = self.time_name(pr.time_scale)
-        names["i"] = f"{local(pr.name, 'i')}[_syn].to(DTYPE)"
-        names["j"] = f"{local(pr.name, 'j')}[_syn].to(DTYPE)"
+        names["i"] = f"{self.local(pr.name, 'i', kind='array')}[_syn].to(DTYPE)"
+        names["j"] = f"{self.local(pr.name, 'j', kind='array')}[_syn].to(DTYPE)"
         tensors |= {"i", "j"}
         printer = TorchPrinter(names, tensors, rand_shape="(_k,)")
         lines = []
@@ -518,7 +525,7 @@ class _Gen:
             printer.tensors.add("_elapsed")
             lines.append(f"# event-driven ({pr.method_used}): advance to t from the last event")
             for o in pr.odes:
-                lines.append(f"#   {o.text}")
+                lines.append(f"#   {comment_text(o.text)}")
             lines.append(f"_elapsed = (n - {last}[_sidx]).to(DTYPE) * "
                          f"{self.p.dt * pr.time_scale!r}")
             for st in pr.update:
@@ -530,7 +537,7 @@ class _Gen:
                     lines.append(f"{syn_names[st.target]}.index_put_((_sidx,), "
                                  f"{printer.doprint(st.expr)})")
         for st in statements:
-            lines.append(f"# {st.comment or st}")
+            lines.append(f"# {comment_text(st.comment or st)}")
             tgt = st.target
             if tgt in syn_names:
                 flat, index = syn_names[tgt], "_sidx"
@@ -565,18 +572,19 @@ class _Gen:
         pop = self.p.populations[m.target]
         lines = []
         if m.kind in ("spike", "rate"):
-            lines.append(f'rec["{m.name}"].append((n, {pop.name}_idx))')
+            lines.append(f'rec["{m.name}"].append((n, {self.local(pop.name, role="idx")}))')
         else:
             pr, names = self.pop_printer(pop)
             rec = m.record if m.record is not None else np.arange(pop.size)
             all_ = rec.size == pop.size and np.array_equal(rec, np.arange(pop.size))
             idx = None if all_ else self.bind_array(m.name, "record", rec.astype(np.int64))
             for v in m.variables:
-                expr = (sympy.Symbol(v, real=True) if v in pop.variables
-                        else pop.subexpressions[v])
+                expr = (pop.subexpressions[v] if v in pop.subexpressions
+                        else sympy.Symbol(v, real=True))
                 value = pr.doprint(expr)
                 if not pr.is_tensor(expr):
-                    value = f"torch.full({pop.name}_shape, {value}, device=DEVICE, dtype=DTYPE)"
+                    value = (f"torch.full({self.local(pop.name, role='shape')}, {value}, "
+                             "device=DEVICE, dtype=DTYPE)")
                 if all_:
                     code = f"{value}.clone()" if v in pop.variables else value
                 else:
@@ -620,8 +628,8 @@ class _Gen:
         order = layered_order(p)
         for k, name in enumerate(order):
             pop = p.populations[name]
-            blocks.append(f"        # ######## {k + 1}/{len(order)}: {name} "
-                          f"({layer_reason(p, name)}) ########")
+            blocks.append(f"        # ######## {k + 1}/{len(order)}: "
+                          f"{comment_text(f'{name} ({layer_reason(p, name)})')} ########")
             blocks.append(self.state_update(pop))
             blocks += [self.synapse_update(pr) for pr in projections if pr.post == name]
             blocks.append(self.threshold(pop))

@@ -79,8 +79,11 @@ class Generated(common.Generated):
 # (never starting with "_"; renamed by _local where they would shadow an argument, a
 # module or a builtin, or end with "_"), the IR's temporaries (starting with "_"), the
 # kernel's own locals (ending with "_", e.g. step_, offs_, spk_) and pointers (ending
-# with "_ptr_": <var>_ptr_ for the owner's variables, <var>_<side>_side_ptr_ for a
-# synapse's pre/post neurons, hist_ptr_, ell_ptr_, ...).
+# with "_ptr_": <var>_var_ptr_ for the owner's variables, <var>_<side>_side_ptr_ for a
+# synapse's pre/post neurons, <monitor>_slot_ptr_ and <monitor>_rec<k>_ptr_ for the k-th
+# variable a state monitor records, and fixed ones: hist_ptr_, ell_ptr_, ...). Each
+# pattern ends differently, so no user name makes two pointers one (a variable "hist"
+# has hist_var_ptr_, not the spike history's hist_ptr_).
 _KERNEL_NAMES = frozenset({"seed", "lanes", "size", "step_ptr", "step_off", "DT", "BLOCK",
                            "BLOCK_F", "tl", "triton", "torch", "_m", "_r"}
                           | set(dir(builtins)) | set(keyword.kwlist))
@@ -93,7 +96,7 @@ def _local(name: str) -> str:
 
 def _ptr(name: str) -> str:
     """The kernel argument pointing at the owner's variable ``name``."""
-    return f"{name}_ptr_"
+    return f"{name}_var_ptr_"
 
 
 def _sym(name: str) -> sympy.Symbol:
@@ -110,7 +113,9 @@ def _names_in(statements: list[Statement]) -> set[str]:
 
 class _Kernel:
     """A kernel being written: its pointer arguments (argument name -> "S:key" (state),
-    "A:key" (static array) or "M:key" (monitor buffer)) and its stage template's context."""
+    "A:key" (static array) or "M:key" (monitor buffer)) and its stage template's context.
+    ``title`` becomes the kernel's docstring: object names (identifiers) and numbers
+    only, never free user text (that goes into comments)."""
 
     def __init__(self, name: str, title: str) -> None:
         self.name = name
@@ -124,6 +129,17 @@ class _Kernel:
     @property
     def args(self) -> list[str]:
         return list(self.ptrs)
+
+
+def _per_thread(body: list[dict[str, str]]) -> int:
+    """Elements of an event-driven kernel's tile per GPU thread (``launch.blocks``):
+    fewer where each synapse loads, stores, adds or draws more (each such value is live
+    per element, a Philox draw is about four; 4 per thread keeps triplet STDP at about
+    100 registers in float32)."""
+    ops = sum(ln["code"].count(op) * weight for ln in body
+              for op, weight in (("tl.load(", 1), ("tl.store(", 1), ("tl.atomic_add(", 1),
+                                 ("_r.", 4)))
+    return 16 if ops <= 3 else 8 if ops <= 8 else 4
 
 
 def _line(code: str = "", comment: str = "") -> dict[str, str]:
@@ -178,7 +194,9 @@ class _Gen:
         return fn
 
     def time(self, scale: float) -> str:
-        return f"step_.to(DT) * {self.p.dt * scale!r}"
+        """The time ``t`` in a kernel: float64, exact (``step * dt`` as the torch backend
+        computes it) whatever the kernel's dtype and however many steps have run."""
+        return f"step_.to(tl.float64) * {self.p.dt * scale!r}"
 
     def fused_reset(self, pop: ir.Population) -> bool:
         """The reset can run inside the population kernel when no synaptic code reads or
@@ -221,8 +239,8 @@ class _Gen:
     def neuron_kernel(self, pop: ir.Population, record: bool = True) -> None:
         """The fused kernel of ``pop``; ``record``: its state monitors record here (else
         in :meth:`record_kernel`, launched at the start of the step)."""
-        k = _Kernel(f"{pop.name}_neurons", f"{pop.name}: {pop.size} neurons, model "
-                    f"'{pop.model_name}', method {pop.method_used or '-'}")
+        k = _Kernel(f"{pop.name}_neurons", f"{pop.name}: {pop.size} neurons, method "
+                    f"{pop.method_used or '-'}")
         pr = self.pop_printer(pop)
         loads = self.variables(k, pop.name, list(pop.variables))
         recorders = self.state_recorders(k, pop, pr) if record else []
@@ -234,7 +252,7 @@ class _Gen:
             refractory = {"text": pop.refractory_text, "steps": steps,
                           "cond": None if steps is not None else pr.doprint(pop.refractory)}
         # state update: temporaries in order, the new values committed at the end
-        state_vars = {o.name for o in pop.odes}
+        state_vars = pop.updated_variables
         update, commits, written = [], [], []
         for st in pop.update:
             if st.target in state_vars:
@@ -264,7 +282,7 @@ class _Gen:
                   {_local(w) for w in dict.fromkeys(written)}]
         stores.sort(key=lambda v: [_local(w) for w in dict.fromkeys(written)].index(v["local"]))
         text = render("triton", "neurons.j2", k=k, t=self.time(pop.time_scale), loads=loads,
-                      recorders=recorders, refractory=refractory,
+                      recorders=recorders, refractory=refractory, model=pop.model_name,
                       method=pop.method_used, equations=[o.text for o in pop.odes] if pop.update
                       else [], subexpressions=list(pop.subexpression_texts.values())
                       if pop.update else [], update=update, threshold=threshold,
@@ -287,7 +305,8 @@ class _Gen:
         loads = self.variables(k, pop.name, [v for v in pop.variables if v in used])
         recorders = self.state_recorders(k, pop, pr)
         text = render("triton", "neurons.j2", k=k, t=self.time(pop.time_scale), loads=loads,
-                      recorders=recorders, refractory=None, method=None, equations=[],
+                      recorders=recorders, refractory=None, model=pop.model_name,
+                      method=None, equations=[],
                       subexpressions=[], update=[], threshold=None, spike_out=None,
                       reset=[], stores=[])
         self.add_kernel(k, text, pop, self.lanes(pop), phase="record")
@@ -306,11 +325,11 @@ class _Gen:
             slot_ptr = k.ptr(f"{m.name}_slot_ptr_", f"A:{m.name}.slot")
             k.ptr("base_ptr_", "M:_base")
             values = []
-            for v in m.variables:
+            for n, v in enumerate(m.variables):
                 key = f"{m.name}.{v}"
                 self.out.recorders[key] = Recorder(key, "state", self.B * R, "float")
-                expr = _sym(v) if v in pop.variables else pop.subexpressions[v]
-                values.append({"ptr": k.ptr(f"{m.name}_{v}_rec_ptr_", f"M:{key}"),
+                expr = pop.subexpressions.get(v, _sym(v))
+                values.append({"ptr": k.ptr(f"{m.name}_rec{n}_ptr_", f"M:{key}"),
                                "expr": pr.doprint(expr)})
             self.out.monitors[m.name] = ("state", [f"{m.name}.{v}" for v in m.variables],
                                          R, pop.size)
@@ -382,8 +401,9 @@ class _Gen:
         k.ptr("indices_ptr_", f"A:{pop.name}.indices")
         spike_out = self.spike_output(k, pop)
         text = render("triton", "generator.j2", k=k, n_spikes=steps.size, n_steps=n_steps,
-                      chunk=chunk, spike_out=spike_out)
-        self.add_kernel(k, text, pop, self.lanes(pop))
+                      spike_out=spike_out)
+        # BLOCK_F (the spikes compared with BLOCK neurons at a time): at most ``chunk``
+        self.add_kernel(k, text, pop, self.lanes(pop), fan=chunk, kind="generator")
 
     # ------------------------------------------------------------ synapses
     def synapse_kernel(self, pr: ir.Projection) -> None:
@@ -477,7 +497,7 @@ class _Gen:
                       n_pre=pops[pr.pre].size, n_post=pops[pr.post].size, uses=uses,
                       body=body)
         self.add_kernel(k, text, pops[src_name], self.B * n_src, phase=direction,
-                        groups=int(uniq.size), fan=F)
+                        groups=int(uniq.size), fan=F, per_thread=_per_thread(body))
 
     def dense_ok(self, pr: ir.Projection) -> bool:
         """A spike-matmul serves ``on_pre`` when the connectivity is dense (at least
@@ -628,9 +648,10 @@ class _Gen:
     # ------------------------------------------------------------ assembly
     def add_kernel(self, k: _Kernel, text: str, pop: ir.Population | None, lanes: int,
                    phase: str = "neurons", groups: int = 1, fan: int = 1,
-                   kind: str | None = None, size: int | None = None) -> None:
+                   kind: str | None = None, size: int | None = None,
+                   per_thread: int = 16) -> None:
         """Add a kernel and its launch; ``size`` (the kernel's ``size`` argument) is the
-        population's size unless given."""
+        population's size unless given; ``per_thread``: see ``launch.blocks``."""
         # the stage templates leave blank lines where optional parts are absent
         self.kernels.append("\n".join(ln for ln in text.splitlines() if ln.strip()))
         self.out.kernels.append(k.name)
@@ -638,6 +659,7 @@ class _Gen:
         size = size if size is not None else pop.size  # type: ignore[union-attr]
         self.launches.append({"name": k.name, "phase": phase, "lanes": lanes, "kind": kind,
                               "size": size, "groups": groups, "fan": fan, "note": "",
+                              "per_thread": per_thread,
                               "args": [self._bind(src) for src in k.ptrs.values()]})
 
     def _bind(self, source: str) -> str:

@@ -20,6 +20,7 @@ of another) or are fixed names (``x_ptr``, ``spikes_ptr``, ``saved<k>_ptr``, ...
 from __future__ import annotations
 
 import functools
+import re
 
 import sympy
 
@@ -47,19 +48,23 @@ def _uid(name: str) -> str:
 
 
 # ------------------------------------------------------------------ launch sizes
-def launch_config(lanes: int, device: object, per_thread: int) -> tuple[int, int]:
-    """``(BLOCK, num_warps)`` of a layer kernel over ``lanes`` elements.
+def launch_config(lanes: int, device: object, per_thread: int, dtype: object = None
+                  ) -> tuple[int, int]:
+    """``(BLOCK, num_warps)`` of a layer kernel over ``lanes`` elements of ``dtype``.
 
     In Triton's interpreter every program costs about a millisecond whatever its size,
     so one program takes all lanes (up to 65536). On a GPU a program is 4 warps with
-    ``per_thread`` elements per thread (``128 * per_thread`` lanes, 1024 for small
-    models), halved down to 128 lanes while that leaves fewer than two programs per
-    streaming multiprocessor."""
+    ``per_thread`` elements per thread (half as many in float64, whose values take two
+    registers each; ``128 * per_thread`` lanes, 1024 for small float32 models), halved
+    down to 128 lanes while that leaves fewer than two programs per streaming
+    multiprocessor. ``tests/test_triton_aot.py`` checks that no float32 kernel spills."""
     from snncc.kernels import import_triton, interpreting
 
     triton = import_triton()
     if interpreting():
         return min(triton.next_power_of_2(max(lanes, 1)), 1 << 16), 1
+    if getattr(dtype, "itemsize", 4) == 8:
+        per_thread = max(1, per_thread // 2)
     block = 128 * per_thread
     sms = _multiprocessors(str(device))
     while block > 128 and triton.cdiv(lanes, block) < 2 * sms:
@@ -78,9 +83,15 @@ def _multiprocessors(device: str) -> int:
         return 1
 
 
-def _per_thread(n_lines: int) -> int:
-    """Elements per GPU thread: fewer for long kernels (more live registers)."""
-    return 8 if n_lines <= 24 else 4 if n_lines <= 64 else 2
+_OPS = re.compile(r"[-+*/]|\b(?:tl|_m)\.\w+\(")  # arithmetic and calls in a printed line
+
+
+def _per_thread(lines: list[dict[str, str]]) -> int:
+    """Elements per GPU thread: fewer for kernels with more arithmetic per step (more
+    live registers; on sm_90 the COBA backward, ~160 operations, takes ~90 registers in
+    float32 at 4 elements a thread, Hodgkin-Huxley's, ~750, ~180 at 2)."""
+    ops = sum(len(_OPS.findall(ln["code"])) for ln in lines)
+    return 8 if ops <= 64 else 4 if ops <= 256 else 2 if ops <= 1024 else 1
 
 
 # ------------------------------------------------------------------ printing
@@ -218,8 +229,8 @@ def generate_layer(step: LayerStep) -> LayerCode:
         fwd=fwd.lines, reset=reset.lines, bwd=bwd.lines,
         fwd_zero=fwd.uses_zero or reset.uses_zero, bwd_zero=bwd.uses_zero,
         reads_input=step.backward_reads_input,
-        fwd_per_thread=_per_thread(len(fwd.lines) + len(reset.lines)),
-        bwd_per_thread=_per_thread(len(bwd.lines)))
+        fwd_per_thread=_per_thread(fwd.lines + reset.lines),
+        bwd_per_thread=_per_thread(bwd.lines))
     return LayerCode(source=source, states=step.states, aux=aux,
                      saved=tuple(v.name for v in step.saved),
                      reads_input=step.backward_reads_input, tensors=tuple(step.tensors),

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 import sympy
 from sympy.printing.str import StrPrinter
 
-from snncc.backends.printing import PythonSyntax, route_elementary
+from snncc.backends.printing import PythonSyntax, py_float, route_elementary
 from snncc.ir.functions import clip, exprel, rand, randn, sigmoid
 
 # sympy function name -> Triton expression template ({0}, {1}: printed arguments)
@@ -56,6 +56,7 @@ class TritonPrinter(PythonSyntax, StrPrinter):
         self.names = dict(names)
         self.draw = draw
         self.streams = streams if streams is not None else [0]
+        self._in_time = False  # printing inside a float64 expression of t
 
     def _print(self, expr: object, **kwargs: object) -> str:
         # a number-valued subexpression (log(2), sqrt(2)/3, ...) is evaluated here in
@@ -64,8 +65,25 @@ class TritonPrinter(PythonSyntax, StrPrinter):
                 and not expr.atoms(rand, randn):
             value = complex(expr.evalf(30))
             if value.imag == 0.0:
-                return repr(value.real)
+                return py_float(value.real)
+        if not self._in_time and self._time_only(expr):
+            # t is a float64 scalar in every kernel (exact step * dt): what depends on t
+            # alone is computed in float64 too, and only its value meets the kernel's DT
+            self._in_time = True
+            try:
+                out = super()._print(expr, **kwargs)
+            finally:
+                self._in_time = False
+            return out if isinstance(expr, sympy.logic.boolalg.Boolean) else f"({out}).to(DT)"
         return super()._print(expr, **kwargs)
+
+    def _time_only(self, expr: object) -> bool:
+        """Whether ``expr`` reads the time ``t`` and nothing else that varies."""
+        if not isinstance(expr, (sympy.Expr, sympy.logic.boolalg.Boolean)) \
+                or "t" not in self.names:
+            return False
+        return ({s.name for s in expr.free_symbols} == {"t"}
+                and not expr.atoms(rand, randn))
 
     # ------------------------------------------------------------- atoms
     def _print_Symbol(self, e: sympy.Symbol) -> str:
@@ -84,12 +102,6 @@ class TritonPrinter(PythonSyntax, StrPrinter):
 
     def _print_Zero(self, e: sympy.Basic) -> str:
         return "0.0"
-
-    def _print_Infinity(self, e: sympy.Basic) -> str:
-        return "float('inf')"
-
-    def _print_NegativeInfinity(self, e: sympy.Basic) -> str:
-        return "float('-inf')"
 
     # ------------------------------------------------------------- operators
     def _print_Pow(self, e: sympy.Pow, rational: bool = False) -> str:
