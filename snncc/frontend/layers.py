@@ -19,9 +19,8 @@ from snncc.errors import (
     ParameterError,
     ShapeError,
     UnknownNameError,
-    check_names,
 )
-from snncc.frontend.models import NeuronModel, is_unit_aware
+from snncc.frontend.models import NeuronModel, check_given, is_unit_aware
 from snncc.frontend.network import Network, NeuronGroup, _resolve_model
 from snncc.ir import program as ir
 from snncc.ir.layer import LayerTensor
@@ -90,12 +89,7 @@ def lower_layer(model: NeuronModel, *, input: str, params: Mapping[str, object],
     if "shared" in declared[input].flags:
         raise ModelError(f"{owner}: the input '{input}' is declared (shared); an input has "
                          "one value per neuron, remove the flag")
-    check_names(owner, "parameter", [k for k in params if k not in declared],
-                model.parameter_names(),
-                fix="params= sets the model's parameters and the constants its code uses")
-    check_names(owner, "initial value", dict(init or {}),
-                [e.name for e in (*eqs.diff, *eqs.parameters)],
-                fix="init= sets state variables and parameters of the model")
+    check_given(owner, eqs, params, model.parameter_names(), dict(init or {}))
     all_params = {**model.params, **dict(params)}
     texts = [re.sub(r"#[^\n]*", "", eqs.text), model.threshold or "", model.reset or "",
              model.refractory if isinstance(model.refractory, str) else ""]

@@ -96,22 +96,17 @@ class NeuronModel:
                 raise ModelError(f"{where}: the differential equation for '{eq.name}' (line "
                                  f"{eq.line}) is marked (event-driven), which only synapse "
                                  "models support; remove the flag")
-        check_names(where, "initial value", self.init,
-                    [e.name for e in (*self.equations.diff, *self.equations.parameters)],
-                    fix="init= sets state variables and parameters of the model")
-        used = _used_names(self.equations, self._threshold, self._reset,
-                           self._refractory_cond)
-        check_names(where, "parameter",
-                    [k for k in self.params if k not in self.equations.equations],
-                    used | {e.name for e in self.equations.parameters},
-                    fix="params= sets the model's parameters and the constants its code uses")
+        check_given(where, self.equations, self.params, self._code_names(), self.init)
+
+    def _code_names(self) -> set[str]:
+        """Declared parameters and the undeclared constants the model's code uses."""
+        return _declared_and_used(self.equations, self._threshold, self._reset,
+                                  self._refractory_cond)
 
     def parameter_names(self) -> set[str]:
         """The names ``params=`` may set: declared parameters, default parameters and
         the undeclared constants the model's code uses."""
-        used = _used_names(self.equations, self._threshold, self._reset,
-                           self._refractory_cond)
-        return {e.name for e in self.equations.parameters} | set(self.params) | used
+        return self._code_names() | set(self.params)
 
     def with_params(self, **params: object) -> NeuronModel:
         """A copy with some default parameters changed."""
@@ -169,17 +164,14 @@ class SynapseModel:
             if "clock-driven" not in eq.flags and "event-driven" not in eq.flags:
                 raise ModelError(f"{where}: differential equation for '{eq.name}' (line "
                                  f"{eq.line}) needs a flag: (event-driven) or (clock-driven)")
-        check_names(where, "parameter",
-                    [k for k in self.params if k not in self.equations.equations],
-                    _used_names(self.equations, self._on_pre, self._on_post)
-                    | {e.name for e in self.equations.parameters},
-                    fix="params= sets the model's parameters and the constants its code uses")
+        check_given(where, self.equations, self.params,
+                    _declared_and_used(self.equations, self._on_pre, self._on_post))
 
     def parameter_names(self) -> set[str]:
         """The names ``params=`` may set: declared and default parameters and the
         undeclared names its code uses (constants, or the postsynaptic neuron's)."""
-        used = _used_names(self.equations, self._on_pre, self._on_post)
-        return {e.name for e in self.equations.parameters} | set(self.params) | used
+        return _declared_and_used(self.equations, self._on_pre, self._on_post) | set(
+            self.params)
 
     def __repr__(self) -> str:
         return f"SynapseModel({self.name!r})"
@@ -201,9 +193,26 @@ def _need_condition(expr: Expression, what: str, expected: str) -> None:
         raise expr.error(f"the {what} must be a condition", 0, expected=expected)
 
 
-def _used_names(equations: Equations, *code: Expression | StatementBlock | None) -> set[str]:
-    """The names the equations and code use without declaring them (the constants that
-    ``params=`` gives), reserved names left out."""
+PARAMS_FIX = "params= sets the model's parameters and the constants its code uses"
+
+
+def check_given(where: str, equations: Equations, params: Mapping[str, object],
+                known: set[str], init: Mapping[str, object] | None = None) -> None:
+    """Refuse a name in ``params=`` that is not in ``known`` (state variables and
+    subexpressions are left to lowering, which refuses them with their own message) and,
+    with ``init``, a name in ``init=`` that is neither a state variable nor a parameter."""
+    check_names(where, "parameter", [k for k in params if k not in equations.equations],
+                known, fix=PARAMS_FIX)
+    if init is not None:
+        check_names(where, "initial value", init,
+                    [e.name for e in (*equations.diff, *equations.parameters)],
+                    fix="init= sets state variables and parameters of the model")
+
+
+def _declared_and_used(equations: Equations, *code: Expression | StatementBlock | None
+                       ) -> set[str]:
+    """The declared parameters and the names the equations and code use without
+    declaring them (the constants that ``params=`` gives), reserved names left out."""
     used: set[str] = set()
     for eq in equations.equations.values():
         if eq.expr is not None:
@@ -213,7 +222,8 @@ def _used_names(equations: Equations, *code: Expression | StatementBlock | None)
             used |= c.names()
     if is_unit_aware(equations):  # units are not parameters of a unit-aware model
         used -= set(_UNITS)
-    return {n for n in used - set(equations.equations) - RESERVED if not _is_noise(n)}
+    used = {n for n in used - set(equations.equations) - RESERVED if not _is_noise(n)}
+    return used | {e.name for e in equations.parameters}
 
 
 # ---------------------------------------------------------------------------- scopes

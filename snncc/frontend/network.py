@@ -26,7 +26,7 @@ from snncc.errors import (
     did_you_mean,
 )
 from snncc.frontend.assembly import Assembly
-from snncc.frontend.models import NeuronModel, SynapseModel
+from snncc.frontend.models import NeuronModel, SynapseModel, check_given
 from snncc.frontend.objects import NetworkObject, detached
 from snncc.ir.program import SCHEDULES
 from snncc.units import Quantity, time_to_seconds
@@ -601,15 +601,8 @@ class NeuronGroup(Group):
         self.model = _resolve_model(model, threshold, reset, refractory, method)
         self.params = dict(params or {})
         self.init = dict(init or {})
-        where = f"{who} (model '{self.model.name}')"
-        eqs = self.model.equations
-        # state variables and subexpressions are refused with their own message at lowering
-        check_names(where, "parameter", [k for k in self.params if k not in eqs.equations],
-                    self.model.parameter_names(),
-                    fix="params= sets the model's parameters and the constants its code uses")
-        check_names(where, "initial value", self.init,
-                    [e.name for e in (*eqs.diff, *eqs.parameters)],
-                    fix="init= sets state variables and parameters of the model")
+        check_given(f"{who} (model '{self.model.name}')", self.model.equations, self.params,
+                    self.model.parameter_names(), self.init)
         super().__init__(name)
 
     def __repr__(self) -> str:

@@ -33,31 +33,33 @@ def non_finite(e: object) -> str | None:
     return "undefined" if "undefined" in found else "infinite" if "infinite" in found else None
 
 
-def _parts(old: ir.Population | ir.Projection, new: ir.Population | ir.Projection
-           ) -> list[tuple[str, sympy.Basic, sympy.Basic]]:
-    """(what, expression before folding, after) for every expression of an object."""
-    def stmts(name: str, a: list[Statement], b: list[Statement]) -> list:
-        return [(f"{name} '{x.comment or x}'", x.as_assignment().expr, y.as_assignment().expr)
-                for x, y in zip(a, b)]
+def code_of(obj: ir.Population | ir.Projection) -> list[tuple[str, sympy.Basic]]:
+    """(what, expression) of every piece of code the backends print for ``obj``: the
+    threshold, refractory condition, rates, reset and state update of a group; the
+    ``on_pre``/``on_post`` code and the event- and clock-driven updates of a connection."""
+    def stmts(name: str, sts: list[Statement]) -> list[tuple[str, sympy.Basic]]:
+        return [(f"{name} '{x.comment or x}'", x.as_assignment().expr) for x in sts]
 
-    out = [(f"equation '{o.text}'", o.rhs, n.rhs) for o, n in zip(old.odes, new.odes)]
-    if isinstance(old, ir.Population) and isinstance(new, ir.Population):
-        out += [(f"subexpression '{k}'", e, new.subexpressions[k])
-                for k, e in old.subexpressions.items()]
-        out += stmts("state update", old.update, new.update)
-        out += stmts("reset", old.reset, new.reset)
-        out += [(w, a, b) for w, a, b in (
-            (f"threshold '{old.threshold_text}'", old.threshold, new.threshold),
-            (f"refractory condition '{old.refractory_text}'", old.refractory, new.refractory),
-            ("rates", old.rates, new.rates)) if a is not None]
-    elif isinstance(old, ir.Projection) and isinstance(new, ir.Projection):
-        out += stmts("on_pre", old.on_pre, new.on_pre)
-        out += stmts("on_post", old.on_post, new.on_post)
-        out += stmts("event-driven update", old.update, new.update)
-        out += [(f"equation '{o.text}'", o.rhs, n.rhs)
-                for o, n in zip(old.clock_odes, new.clock_odes)]
-        out += stmts("clock-driven update", old.clock_update, new.clock_update)
-    return out
+    if isinstance(obj, ir.Population):
+        out = [(w, e) for w, e in (
+            (f"threshold '{obj.threshold_text}'", obj.threshold),
+            (f"refractory condition '{obj.refractory_text}'", obj.refractory),
+            ("rates", obj.rates)) if e is not None]
+        return out + stmts("reset", obj.reset) + stmts("state update", obj.update)
+    return (stmts("on_pre", obj.on_pre) + stmts("on_post", obj.on_post)
+            + stmts("event-driven update", obj.update)
+            + stmts("clock-driven update", obj.clock_update))
+
+
+def _parts(obj: ir.Population | ir.Projection) -> list[tuple[str, sympy.Basic]]:
+    """(what, expression) for every expression of an object: its equations and its
+    code (:func:`code_of`)."""
+    out = [(f"equation '{o.text}'", o.rhs) for o in obj.odes]
+    if isinstance(obj, ir.Population):
+        out += [(f"subexpression '{k}'", e) for k, e in obj.subexpressions.items()]
+    else:
+        out += [(f"equation '{o.text}'", o.rhs) for o in obj.clock_odes]
+    return out + code_of(obj)
 
 
 def check_finite(before: ir.Program, after: ir.Program) -> None:
@@ -67,7 +69,7 @@ def check_finite(before: ir.Program, after: ir.Program) -> None:
     objs = [("group", before.populations[k], p) for k, p in after.populations.items()]
     objs += [("connection", before.projections[k], p) for k, p in after.projections.items()]
     for kind, old, new in objs:
-        for what, e0, e1 in _parts(old, new):
+        for (what, e0), (_, e1) in zip(_parts(old), _parts(new), strict=True):
             problem = non_finite(e1)
             if problem is None:
                 continue
@@ -84,3 +86,17 @@ def check_finite(before: ir.Program, after: ir.Program) -> None:
                 + (f"with the parameter values {given}; give values that keep it finite "
                    "(a nonzero divisor, finite parameters)" if given else
                    "(a division by zero or an overflow); rewrite it"))
+
+
+def number_beyond(program: ir.Program, limit: float) -> str | None:
+    """Where the code of ``program`` holds a number larger than ``limit`` in magnitude
+    (e.g. 1e300 does not fit a float32: it would become inf, or make torch raise), as
+    "group 'G' reset 'v = 1e300': 1e+300"; None if there is none."""
+    objs = [("group", p) for p in program.populations.values()]
+    objs += [("connection", pr) for pr in program.projections.values()]
+    for kind, obj in objs:
+        for what, e in code_of(obj):
+            for a in e.atoms(sympy.Float, sympy.Integer):
+                if abs(float(a)) > limit:
+                    return f"{kind} '{obj.name}' {what}: {float(a):g}"
+    return None

@@ -106,33 +106,3 @@ def specialize(program: ir.Program) -> ir.Program:
     check_finite(program, out)
     return out
 
-
-def number_beyond(program: ir.Program, limit: float) -> str | None:
-    """Where the code of ``program`` holds a number larger than ``limit`` in magnitude
-    (e.g. 1e300 does not fit a float32: it would become inf, or make torch raise), as
-    "group 'G' reset: 1e+300"; None if there is none."""
-    def big(e: sympy.Basic | None) -> float | None:
-        if e is None:
-            return None
-        for a in e.atoms(sympy.Float, sympy.Integer):
-            if abs(float(a)) > limit:
-                return float(a)
-        return None
-
-    for p in program.populations.values():
-        parts = [("threshold", p.threshold), ("refractory condition", p.refractory),
-                 ("rates", p.rates), *(("reset", s.expr) for s in p.reset),
-                 *(("state update", s.expr) for s in p.update)]
-        for what, e in parts:
-            x = big(e)
-            if x is not None:
-                return f"group '{p.name}' {what}: {x:g}"
-    for pr in program.projections.values():
-        for what, sts in (("on_pre", pr.on_pre), ("on_post", pr.on_post),
-                          ("event-driven update", pr.update),
-                          ("clock-driven update", pr.clock_update)):
-            for st in sts:
-                x = big(st.expr)
-                if x is not None:
-                    return f"connection '{pr.name}' {what}: {x:g}"
-    return None

@@ -8,6 +8,7 @@ to the network see the recorded data after each run.
 from __future__ import annotations
 
 import hashlib
+import json
 import linecache
 import math
 import os
@@ -145,7 +146,7 @@ class CompiledNetwork(torch.nn.Module):
         if self.dtype not in (torch.float32, torch.float64):
             raise ParameterError(f"dtype must be torch.float32 or torch.float64, got "
                                  f"{self.dtype}")
-        from snncc.passes.specialize import number_beyond
+        from snncc.passes.finite import number_beyond
 
         big = number_beyond(program, torch.finfo(self.dtype).max)
         if big is not None:
@@ -595,16 +596,12 @@ def structure_of(program: ir.Program) -> dict[str, Any]:
 
 def encode_structure(structure: dict[str, Any]) -> torch.Tensor:
     """``structure`` as a uint8 tensor (JSON), so it travels in ``state_dict``."""
-    import json
-
     data = json.dumps(structure, sort_keys=True).encode()
     return torch.tensor(list(data), dtype=torch.uint8)
 
 
 def decode_structure(t: Any) -> dict[str, Any]:
     """The inverse of :func:`encode_structure`."""
-    import json
-
     if not isinstance(t, torch.Tensor) or t.dtype != torch.uint8:
         raise TypeError(f"expected a uint8 tensor, got {type(t).__name__}")
     out = json.loads(bytes(t.cpu().tolist()).decode())
