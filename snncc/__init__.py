@@ -35,6 +35,7 @@ from snncc.frontend.assembly import (
     Projection,
 )
 from snncc.frontend.equations import Equations
+from snncc.frontend.layers import Layer, layer
 from snncc.frontend.learner import Learner
 from snncc.frontend.models import NeuronModel, SynapseModel
 from snncc.frontend.monitors import PopulationRateMonitor, SpikeMonitor, StateMonitor
@@ -47,7 +48,7 @@ from snncc.frontend.network import (
     Subgroup,
 )
 from snncc.frontend.nodes import Decoder, Encoder, Generator
-from snncc.runtime.layer import Layer, SeqToANN, layer
+from snncc.runtime.layer import SeqToANN
 
 __version__ = "0.1.0"
 

@@ -17,12 +17,13 @@ import argparse
 import os
 import statistics
 import sys
-import textwrap
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from snncc.backends.base import step_code
+from snncc.backends.registry import AUTO, lookup, names, reference
 from snncc.errors import ParameterError, SnnccError
 
 _DTYPES = ("float32", "float64")
@@ -46,32 +47,6 @@ def resolve_device(device: str) -> str:
         raise ParameterError(f"--device {device}: no CUDA GPU is available to torch "
                              f"({torch.__version__}); use --device cpu or auto")
     return device
-
-
-def kernel_code(source: str) -> list[str]:
-    """The generated Triton kernels of a source (from the first ``@triton.jit`` on)."""
-    lines = source.splitlines()
-    start = next((k for k, line in enumerate(lines) if line.startswith("@triton.jit")), 0)
-    return lines[start:]
-
-
-def step_code(source: str) -> list[str]:
-    """The body of ``def step`` in a generated source (dedented), or all lines if the
-    source has no step function."""
-    lines = source.splitlines()
-    start = next((k for k, line in enumerate(lines) if line.lstrip().startswith("def step(")),
-                 None)
-    if start is None:
-        return lines
-    indent = len(lines[start]) - len(lines[start].lstrip())
-    end = len(lines)
-    for k in range(start + 1, len(lines)):
-        line = lines[k]
-        if line.strip() and len(line) - len(line.lstrip()) <= indent:
-            end = k
-            break
-    body = "\n".join(lines[start:end]).rstrip()
-    return textwrap.dedent(body).splitlines()
 
 
 def _emit_names() -> list[str]:
@@ -118,12 +93,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"  seconds per simulated second:  {wall / args.duration:.3f}")
     print(f"  firing rate:                   {rate:.2f} Hz ({n_spikes} spikes)")
 
-    body = step_code(sim.source()) if sim.backend_name == "torch" else kernel_code(
-        sim.source())
+    backend = lookup(sim.backend_name)
+    body = backend.excerpt(sim.source())
     shown = body[:_DEMO_CODE_LINES]
     where = f"; full source: {sim.source_path}" if sim.source_path else ""
-    what = "step code" if sim.backend_name == "torch" else "kernels"
-    print(f"\nGenerated {what} (first {len(shown)} of {len(body)} lines{where}):")
+    print(f"\nGenerated {backend.source_kind} (first {len(shown)} of {len(body)} lines{where}):")
     for line in shown:
         print(("    " + line).rstrip())
     if len(body) > len(shown):
@@ -421,7 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--device", default="auto",
                       help="auto (cuda if available, else cpu), cpu or cuda")
     demo.add_argument("--dtype", choices=_DTYPES, default="float32")
-    demo.add_argument("--backend", choices=["auto", "torch", "triton"], default="auto",
+    demo.add_argument("--backend", choices=[AUTO, *names()], default=AUTO,
                       help="auto (default): triton on a CUDA GPU, torch otherwise")
     demo.add_argument("--out", default=".", help="folder for the raster plot (.)")
     demo.add_argument("--seed", type=int, default=0)
@@ -435,7 +409,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "small group driven by a constant input) or of the CUBA "
                           "network. Names: " + ", ".join(_emit_names()))
     emit.add_argument("name", metavar="MODEL_OR_NETWORK")
-    emit.add_argument("--backend", default="torch", choices=["torch", "triton"])
+    emit.add_argument("--backend", default=reference().name, choices=names())
     emit.add_argument("--n", type=int, default=0,
                       help="number of neurons (default 10 for a model, 4000 for cuba)")
     emit.add_argument("--dtype", choices=_DTYPES, default="float32")
@@ -465,7 +439,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("config", help="a .yaml, .yml or .json config")
     run.add_argument("--out", default=None,
                      help="run directory (default: runs/<name>-<YYYYmmdd-HHMMSS>)")
-    run.add_argument("--backend", default=None, choices=["auto", "torch", "triton"],
+    run.add_argument("--backend", default=None, choices=[AUTO, *names()],
                      help="override run.backend")
     run.add_argument("--device", default=None, help="override run.device (cpu, cuda, auto)")
     run.add_argument("--dtype", default=None, choices=_DTYPES, help="override run.dtype")

@@ -471,9 +471,9 @@ def test_register_kind_plugs_in_new_objects(tmp_path: Path) -> None:
         g = next(o for o in load_config(path).objects if o.name == "K")
         assert isinstance(g, Clamp) and g.period == 50 * ms
     finally:
-        from snncc.io import config
+        from snncc.io.config import registry
 
-        config._KINDS.pop("clamp")
+        registry._KINDS.pop("clamp")
 
 
 def test_yaml_is_imported_lazily_with_a_clear_error(monkeypatch: pytest.MonkeyPatch,

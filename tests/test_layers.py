@@ -881,7 +881,7 @@ def test_error_model_with_noise() -> None:
 
 
 def test_error_unknown_backend() -> None:
-    with _raises(ParameterError, "unknown backend", "'cuda'", "'torch'"):
+    with _raises(ParameterError, "unknown backend", "'cuda'", "available: torch"):
         snncc.layer("lif", backend="cuda")
 
 

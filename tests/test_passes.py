@@ -369,7 +369,7 @@ def test_pipeline_records_pass_names() -> None:
     prog = net.lower()
     assert prog.passes == []
     out = run_passes(prog)
-    assert out.passes == ["specialize", "prune", "integrate", "cse"]
+    assert out.passes == ["specialize", "prune", "integrate", "cse", "refractory", "plan"]
     assert prog.passes == [], "passes are pure: the input program is unchanged"
     assert "specialize -> prune -> integrate -> cse" in out.describe()
     sim = net.compile()

@@ -1,31 +1,25 @@
 """Code generators. Each backend turns an IR program (after the passes) into source
-code plus the data it needs; the runtime runs it."""
+code plus the data it needs; the runtime runs it. Each backend is registered below by
+one line (:mod:`snncc.backends.registry`); the first is the reference backend."""
 
 from __future__ import annotations
 
-from types import ModuleType
+from snncc.backends.base import Backend
+from snncc.backends.registry import auto, get, lookup, names, reference, register, unregister
+from snncc.backends.torch.backend import TorchBackend
+from snncc.backends.triton.backend import TritonBackend
 
-from snncc.errors import BackendError, ParameterError
+register(TorchBackend())
+register(TritonBackend())
 
-BACKENDS = ("torch", "triton")
+get_backend = get  # the name earlier releases exported
+
+__all__ = ["BACKENDS", "Backend", "auto", "get", "get_backend", "lookup", "names",
+           "reference", "register", "unregister"]
 
 
-def get_backend(name: str) -> ModuleType:
-    """The backend module ``name`` (it has ``generate(program) -> Generated``)."""
-    if name == "torch":
-        from snncc.backends.torch import codegen
-
-        return codegen
-    if name == "triton":
-        from snncc.kernels import import_triton
-
-        try:
-            import_triton()
-        except ImportError as exc:
-            raise BackendError(f"backend 'triton' is not available: {exc}; use "
-                               "backend='torch'") from None
-        from snncc.backends.triton import codegen as triton_codegen
-
-        return triton_codegen
-    raise ParameterError(f"unknown backend {name!r}; available: {', '.join(BACKENDS)} "
-                         "(or 'auto')")
+def __getattr__(name: str) -> tuple[str, ...]:
+    """``BACKENDS``: the registered names now (a live view of the registry)."""
+    if name == "BACKENDS":
+        return names()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,7 +1,6 @@
 """What every code generator shares: what it hands the runtime (:class:`Generated`, with
 the :class:`StateSpec` of each state tensor it owns), and what it needs from an IR program,
-computed in one place: the step count of time-based refractoriness, and synapse tables
-grouped by source neuron."""
+computed in one place: its stage plan, and synapse tables grouped by source neuron."""
 
 from __future__ import annotations
 
@@ -14,6 +13,7 @@ import numpy as np
 from snncc.errors import BackendError
 from snncc.ir import program as ir
 from snncc.ir.layer import LayerStep, h
+from snncc.ir.plan import StagePlan
 
 
 @dataclass
@@ -26,18 +26,40 @@ class StateSpec:
 
 
 @dataclass
+class Recorder:
+    """A device buffer a monitor records into, ``[chunk steps, lanes]``: ``raster``
+    (int8 spikes of a population) or ``state`` (values of recorded neurons)."""
+
+    key: str
+    kind: str  # raster | state
+    lanes: int
+    dtype: str  # int8 | float
+
+
+@dataclass
 class Generated:
     """What a backend produces for a program: the source, static arrays (moved to the
     device), host-side data, the state it owns, its kernels (none for a single generated
-    step function) and who drives the step loop (``host``: the runtime calls
-    ``step(n, rec)``; ``device``: :class:`~snncc.runtime.device_loop.DeviceLoop`)."""
+    step function) and, for a backend whose ``loop`` is ``"device"``
+    (:class:`~snncc.runtime.device_loop.DeviceLoop`), the monitors' device buffers."""
 
     source: str
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
     host: dict[str, object] = field(default_factory=dict)
     state: dict[str, StateSpec] = field(default_factory=dict)
     kernels: list[str] = field(default_factory=list)
-    loop: str = "host"
+    recorders: dict[str, Recorder] = field(default_factory=dict)
+    # monitor name -> (kind, recorder key(s), population lanes, population size)
+    monitors: dict[str, tuple] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of generated code and the comment above it (either may be empty; the
+    comment is user-visible text and is rendered through ``comment_text``)."""
+
+    code: str = ""
+    comment: str = ""
 
 
 def _visible(c: str) -> str:
@@ -93,66 +115,12 @@ class LocalNames:
         return self.given[key]
 
 
-def layered_order(program: ir.Program) -> list[str]:
-    """The population order of a ``"layered"`` program (fixed by the ``schedule`` pass)."""
-    order = list(program.order)
-    if sorted(order) != sorted(program.populations):
-        raise BackendError("a 'layered' program needs its population order: run "
-                           "snncc.passes.run_passes (or snncc.passes.schedule) first")
-    return order
-
-
-def after_reset(program: ir.Program, pr: ir.Projection) -> bool:
-    """Whether ``pr``'s event pathways run after its population's reset: under the
-    ``"layered"`` schedule a self-projection acts from the next step on, as every other
-    recurrent projection does (see :mod:`snncc.passes.schedule`)."""
-    return program.schedule == "layered" and pr.pre == pr.post
-
-
-def slot_pathways(program: ir.Program, name: str
-                  ) -> tuple[list[tuple[ir.Projection, str]], list[tuple[ir.Projection, str]]]:
-    """The event pathways of population ``name``'s ``"layered"`` slot as (projection,
-    ``"on_pre"``/``"on_post"``): those before its reset (its outgoing on_pre, then the
-    on_post of the projections into it) and those after (its self-projections')."""
-    prs = list(program.projections.values())
-    before = [(pr, "on_pre") for pr in prs if pr.pre == name and not after_reset(program, pr)]
-    before += [(pr, "on_post") for pr in prs
-               if pr.post == name and not after_reset(program, pr)]
-    after = [(pr, d) for pr in prs if pr.pre == pr.post == name and after_reset(program, pr)
-             for d in ("on_pre", "on_post")]
-    return before, after
-
-
-def layer_reason(program: ir.Program, name: str) -> str:
-    """Why population ``name`` steps where it does in a ``"layered"`` program."""
-    inputs = dict.fromkeys(pr.pre for pr in program.projections.values()
-                           if pr.post == name and pr.on_pre and pr.pre != name
-                           and pr.name not in program.late)
-    if inputs:
-        return "after its input" + ("s " if len(inputs) > 1 else " ") + ", ".join(inputs)
-    return "no input from a population stepped before it"
-
-
-def schedule_notes(program: ir.Program) -> list[str]:
-    """Comment lines for generated code: which schedule, and why the order is what it is."""
-    if program.schedule != "layered":
-        return ["schedule: brian2 -- all state updates, all thresholds, all synaptic",
-                "pathways (on_pre, then on_post), all resets: a spike is delivered in its",
-                "step and the target's threshold sees it in the next step."]
-    lines = ["schedule: layered -- one population at a time, in the order",
-             "  " + " -> ".join(layered_order(program)),
-             "each one's state update (then the clock-driven equations of the projections",
-             "into it), threshold, outgoing on_pre pathways, the on_post pathways of the",
-             "projections into it, and reset (then its self-projections' pathways), before",
-             "the next population steps. The order is topological along the zero-delay",
-             "projections (then the delayed ones), so a population steps after those that",
-             "drive it without delay and a spike crosses every layer within its step; a",
-             "delay of d steps is d steps."]
-    late = list(program.late)
-    if late:
-        lines.append("Into a population already stepped (recurrent / back edges), so one step")
-        lines.append("later than their delay: " + ", ".join(late) + ".")
-    return lines
+def stage_plan(program: ir.Program) -> StagePlan:
+    """The stage plan a backend renders (``Program.plan``, made by the ``plan`` pass)."""
+    if program.plan is None:
+        raise BackendError("the program has no stage plan: run snncc.passes.run_passes "
+                           "(or snncc.passes.plan) first")
+    return program.plan
 
 
 def ell_table(src_index: np.ndarray, syn_ids: np.ndarray, n_src: int

@@ -1,5 +1,7 @@
-"""Lowering a neuron model to a layer: the model as a one-group program whose input
-variable and tensor parameters stay variables (not folded into constants).
+"""Multi-step layers from neuron models (:func:`layer`, :class:`Layer`): the model is
+lowered as a one-group program whose input variable and tensor parameters stay variables
+(not folded into constants), optimised, differentiated by the autodiff pass and handed to
+the runtime's :class:`~snncc.runtime.layer.CompiledLayer`.
 
 Units: ``dt`` is a number in ms for models with units (in the model's own time unit for
 unitless ones, where the default ``dt = 1`` is one step, as in SpikingJelly) or a time
@@ -9,7 +11,9 @@ Quantity. Values of tensors are in the model's units: SI for models with units.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -23,7 +27,12 @@ from snncc.errors import (
 from snncc.frontend.models import NeuronModel, check_given, is_unit_aware
 from snncc.frontend.network import Network, NeuronGroup, _resolve_model
 from snncc.ir import program as ir
+from snncc.ir import surrogates
 from snncc.ir.layer import LayerTensor
+from snncc.passes import optimize
+from snncc.passes.autodiff import autodiff
+from snncc.passes.layer import layer_step
+from snncc.runtime.layer import CompiledLayer
 from snncc.units import Quantity, get_dimension, get_value, time_to_seconds
 
 
@@ -189,4 +198,75 @@ def neuron_shape(size: int | Sequence[int] | None, owner: str) -> tuple[int, ...
     return tuple(int(s) for s in shape)
 
 
-__all__ = ["lower_layer", "neuron_shape", "resolve_model"]
+class Layer(CompiledLayer):
+    """A multi-step spiking layer generated from a neuron model; see :func:`layer`.
+
+    ``forward(x_seq)`` takes ``[T, batch, *size]`` (time first) and returns the spikes
+    with the same shape and dtype. Without ``stateful``, every call starts from the
+    model's initial values; with it, the final state carries over (detached) until
+    :meth:`reset`.
+    """
+
+    def __init__(self, model: Any, *, surrogate: str = "sigmoid", alpha: float | None = None,
+                 detach_reset: bool = False, input: str = "I", dt: float | Quantity = 1.0,
+                 method: str | None = None, backend: str = "auto", threshold: str | None = None,
+                 reset: str | None = None, params: Mapping[str, object] | None = None,
+                 trainable: Sequence[str] | Mapping[str, str] = (),
+                 size: int | Sequence[int] | None = None,
+                 init: Mapping[str, object] | None = None,
+                 saved_dtype: torch.dtype = torch.float32, stateful: bool = False,
+                 name: str | None = None) -> None:
+        t0 = time.perf_counter()
+        owner = f"layer '{name}'" if name else "layer"
+        surrogate = surrogates.resolve(surrogate)
+        if isinstance(trainable, str):
+            trainable = (trainable,)
+        train = dict(trainable) if isinstance(trainable, Mapping) else \
+            {k: "shared" for k in trainable}
+        shape = neuron_shape(size, owner)
+        m = resolve_model(model, threshold, reset, params, method, input)
+        program, tensors, dt_m = lower_layer(m, input=input, params=dict(params or {}),
+                                             trainable=train, size=shape, dt=dt, init=init,
+                                             owner=owner)
+        program = optimize(program, method=method)
+        step = layer_step(program.populations["layer"], input=input, tensors=tensors,
+                          dt=dt_m, owner=owner)
+        super().__init__(autodiff(step, surrogate, alpha, detach_reset), tensors, size=shape,
+                         model_name=m.name, input=input, backend=backend,
+                         saved_dtype=saved_dtype, stateful=stateful, name=name,
+                         compile_seconds=time.perf_counter() - t0)
+
+
+def layer(model: Any, **options: Any) -> Layer:
+    """A multi-step spiking layer (``nn.Module``) from a neuron model.
+
+    Args:
+        model: a :class:`~snncc.NeuronModel`, a library name (``"lif"``, ``"alif"``, ...)
+            or the equations as a string (then give ``threshold=``, ``reset=``,
+            ``params=``).
+        surrogate: ``sigmoid`` (default), ``atan``, ``fast_sigmoid``, ``rectangle``,
+            ``triangle``, ``gaussian``, ``piecewise_quadratic``, or a SPAIC learner name
+            (``STCA``, ``STBP``); ``alpha``: its sharpness (per model unit of the
+            threshold distance).
+        detach_reset: no gradient through the reset's dependence on the spike.
+        input: the model variable the input sequence drives (default ``"I"``; declared
+            automatically as ``: 1`` in unitless equations that use but do not declare it).
+        dt: the step, in ms for models with units or a time Quantity (default 1: one
+            model time unit per step for unitless models, as in SpikingJelly).
+        method: force the integrator (``exact``, ``euler``, ...).
+        backend: ``auto`` (Triton on CUDA, torch elsewhere) or a registered backend
+            (``snncc.backends.names()``).
+        params: parameter values: numbers, Quantities, or arrays/tensors broadcastable to
+            ``size`` (in SI units for models with units).
+        trainable: parameter names to learn (one shared value each), or a mapping
+            ``{name: "shared" | "neuron"}``.
+        size: the neuron shape after ``[T, batch]`` (needed for per-neuron values).
+        init: initial values of state variables (numbers or expressions).
+        saved_dtype: dtype of what the forward stores for the backward (``torch.bfloat16``
+            halves those bytes).
+        stateful: carry the final state to the next call until ``reset()``.
+    """
+    return Layer(model, **options)
+
+
+__all__ = ["Layer", "layer", "lower_layer", "neuron_shape", "resolve_model"]

@@ -25,7 +25,9 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from snncc.errors import NetworkError, ParameterError, check_names, did_you_mean
+from snncc.frontend.assembly import Assembly, Projection
 from snncc.frontend.objects import NetworkObject
+from snncc.ir import surrogates
 
 #: SPAIC's optimizer spellings that differ from torch's class names.
 _OPTIM_ALIASES = {"Rpop": "Rprop", "Adamx": "Adamax"}
@@ -83,8 +85,6 @@ class Learner(NetworkObject):
     def __init__(self, trainable: Any = None, algorithm: str = "STCA", *,
                  alpha: float | None = None, detach_reset: bool = False,
                  pathway: Any = None, name: str | None = None) -> None:
-        from snncc.learning import surrogates
-
         if str(algorithm).lower() in _PLASTICITY:
             raise ParameterError(
                 f"Learner: {algorithm!r} is a plasticity rule; in snncc it is a synapse "
@@ -112,8 +112,7 @@ class Learner(NetworkObject):
     def _attach(self, net: Any, owners: dict[str, NetworkObject]) -> None:
         """Freeze the weights that do not train (``owners``: build name -> the user's
         object); build the optimizer and scheduler."""
-        from snncc.frontend.assembly import Assembly, Projection
-        from snncc.frontend.network import Connection, NeuronGroup
+        from snncc.frontend.network import Connection, NeuronGroup  # it imports this module
 
         chosen: set[int] | None = None
         if self._targets is not None:

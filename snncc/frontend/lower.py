@@ -45,7 +45,14 @@ from snncc.frontend.network import (
 from snncc.ir import program as ir
 from snncc.ir.functions import is_random
 from snncc.ir.statements import Statement
-from snncc.units import DIMENSIONLESS, Dimension, Quantity, get_dimension, time_to_seconds
+from snncc.units import (
+    DIMENSIONLESS,
+    Dimension,
+    Quantity,
+    get_dimension,
+    get_value,
+    time_to_seconds,
+)
 
 LASTSPIKE_NEVER = -(1 << 40)  # "never spiked", in steps
 #: the longest refractory period and delay, in steps: a longer refractory period would
@@ -342,8 +349,6 @@ def _lower_poisson(g: PoissonGroup, dt: float) -> _Lowered:
         if d is not None and d != HZ and not d.is_dimensionless:
             raise e.error(f"rates must be in Hz, got {d}", 0, kind=UnitError)
     else:
-        from snncc.units import get_value
-
         arr = np.asarray(get_value(g.rates), dtype=np.float64)
         if arr.ndim == 0:
             rates = sympy.Float(float(arr))

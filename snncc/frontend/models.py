@@ -16,7 +16,7 @@ from fractions import Fraction
 import numpy as np
 import sympy
 
-from snncc.errors import ModelError, ParameterError, UnitError, check_names
+from snncc.errors import ModelError, ParameterError, ShapeError, UnitError, check_names
 from snncc.frontend.equations import RESERVED, Equations
 from snncc.frontend.expressions import Expression, NameInfo, StatementBlock, sym
 from snncc.units import (
@@ -372,7 +372,6 @@ def value_array(owner: str, name: str, value: object, size: int) -> float | np.n
     if arr.ndim == 0:
         return float(arr)
     if arr.shape != (size,):
-        from snncc.errors import ShapeError
         raise ShapeError(f"{owner}: '{name}' has shape {arr.shape}, expected a single value "
                          f"or one value per element, shape ({size},)")
     return arr

@@ -14,7 +14,7 @@ import numpy as np
 from snncc.errors import NetworkError, ParameterError, ShapeError
 from snncc.frontend.network import GroupLike, Monitor, split_group
 from snncc.runtime.recording import RateData, SpikeData, StateData
-from snncc.units import Dimension, Quantity, second
+from snncc.units import Dimension, Quantity, second, time_to_seconds
 
 
 def _times(dt: float, steps: np.ndarray) -> Quantity:
@@ -161,8 +161,6 @@ class PopulationRateMonitor(Monitor):
 
     def smooth_rate(self, width: float | Quantity) -> Quantity:
         """The rate averaged over a flat window of ``width`` (a bare number: ms)."""
-        from snncc.units import time_to_seconds
-
         d: RateData = self._need()
         w = max(1, int(round(time_to_seconds(width, "smooth_rate width") / d.dt)))
         r = self.rate

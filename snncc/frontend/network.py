@@ -12,9 +12,10 @@ import copy
 import dataclasses
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
+import torch
 
 from snncc.errors import (
     NetworkError,
@@ -25,14 +26,22 @@ from snncc.errors import (
     check_names,
     did_you_mean,
 )
-from snncc.frontend.assembly import Assembly
+from snncc.frontend import library
+from snncc.frontend.assembly import Assembly, Projection, _references, _remap_refs, clone
+from snncc.frontend.connectivity import pairs_conv
+from snncc.frontend.expressions import Expression
+from snncc.frontend.initializers import from_spaic
+from snncc.frontend.learner import learners_of
 from snncc.frontend.models import NeuronModel, SynapseModel, check_given
 from snncc.frontend.objects import NetworkObject, detached
+from snncc.ir import program as ir
+from snncc.ir import surrogates
 from snncc.ir.program import SCHEDULES
-from snncc.units import Quantity, time_to_seconds
+from snncc.runtime.network import CompiledNetwork
+from snncc.runtime.recording import RateData, SpikeData
+from snncc.runtime.training import TrainableNetwork, dense_spikes
+from snncc.units import Dimension, Quantity, get_dimension, get_value, second, time_to_seconds
 
-if TYPE_CHECKING:
-    from snncc.runtime.network import CompiledNetwork
 
 class Network(Assembly):
     """A spiking network: the root assembly, with a time step and a seed.
@@ -94,8 +103,6 @@ class Network(Assembly):
         projections expanded to connections, decoders to their monitors; and a map from
         each build name to the user's object (monitors and decoders receive their data
         there)."""
-        from snncc.frontend.assembly import Projection
-
         self._assign_names()
         visible = [m for m in self.walk() if not isinstance(m, Assembly) and not m.hidden]
         all_ids = {id(m) for m in self.walk()}
@@ -133,7 +140,7 @@ class Network(Assembly):
             else:
                 items = [obj]
             for item in items:
-                refs = _refs(item)
+                refs = _references(item)
                 outside = [r for r in refs if id(r) not in all_ids and item is obj]
                 if outside:
                     r = outside[0]
@@ -171,19 +178,29 @@ class Network(Assembly):
         """Lower, optimise and generate code; returns a runnable ``nn.Module``.
 
         Args:
-            backend: ``"torch"`` (any device), ``"triton"`` or ``"auto"``.
+            backend: a registered backend (``snncc.backends.names()``: ``torch`` runs on
+                any device, ``triton`` ...) or ``"auto"`` (default: the backend that
+                prefers ``device``, such as triton on CUDA, else torch).
             device: torch device; default ``"cpu"``.
             dtype: ``torch.float32`` (default) or ``torch.float64``.
             batch: number of independent copies simulated side by side.
         """
-        from snncc.runtime.network import CompiledNetwork
+        return CompiledNetwork.from_lowering(self._lower_for_build, backend=backend,
+                                             device=device, dtype=dtype, batch=batch,
+                                             **options)
 
-        return CompiledNetwork.from_network(self, backend=backend, device=device,
-                                            dtype=dtype, batch=batch, **options)
+    def _lower_for_build(self, batch: int) -> tuple[ir.Program, dict[str, Monitor]]:
+        """The IR of the build (before passes) and its monitors by build name: the user's
+        objects, which receive the recorded data."""
+        from snncc.frontend.lower import lower_network  # lower.py imports this module
 
-    def lower(self, batch: int = 1):  # noqa: ANN201 - returns ir.Program
+        objects, owners = self.flatten()
+        program = lower_network(self, batch=batch, objects=objects)
+        return program, {o.name: owners[o.name] for o in objects if isinstance(o, Monitor)}
+
+    def lower(self, batch: int = 1) -> ir.Program:
         """The IR of this network, before passes (for inspection and tests)."""
-        from snncc.frontend.lower import lower_network
+        from snncc.frontend.lower import lower_network  # lower.py imports this module
 
         return lower_network(self, batch=batch)
 
@@ -201,8 +218,6 @@ class Network(Assembly):
         is differentiable and :meth:`parameters` are the connections' weights; back in
         simulation mode (``net.train(False)``) the simulator runs with the learned
         weights. Needs ``schedule="layered"``; see :mod:`snncc.frontend.training`."""
-        from snncc.frontend.learner import learners_of
-
         members = learners_of(self)
         if len(members) > 1:
             raise NetworkError(f"network '{self.name}' has {len(members)} learners ("
@@ -240,13 +255,11 @@ class Network(Assembly):
                        detach_reset: bool, backend: str, batch: int
                        ) -> dict[str, NetworkObject]:
         """Build the trainable form; returns the build-name -> user-object map."""
-        from snncc.frontend.assembly import clone
+        # these modules import this one
         from snncc.frontend.lower import lower_network
         from snncc.frontend.monitors import SpikeMonitor
         from snncc.frontend.nodes import Decoder, Encoder
-        from snncc.frontend.training import training_plan
-        from snncc.learning import surrogates
-        from snncc.runtime.training import TrainableNetwork
+        from snncc.frontend.training import training_layers, training_plan
 
         surrogate = surrogates.resolve(learner)
         objects, owners = self.flatten()
@@ -259,10 +272,9 @@ class Network(Assembly):
         plan.traced = {self.build_name(split_group(d.target)[0]) for d in self.walk()
                        if isinstance(d, Decoder) and not d.hidden
                        and d.coding == "voltage_sum"}
-        trainer = TrainableNetwork(plan, surrogate=surrogate, alpha=alpha,
-                                   detach_reset=detach_reset,
-                                   backend=backend,
-                                   dtype=sim.dtype).to(sim.device)
+        layers = training_layers(plan, surrogate=surrogate, alpha=alpha,
+                                 detach_reset=detach_reset, backend=backend)
+        trainer = TrainableNetwork(plan, layers, dtype=sim.dtype).to(sim.device)
         # the encoders run as their own small network: the same generated code, the
         # same codings, their spikes become the trained layers' input
         enc_net = Network(dt=self.dt * 1e3, seed=self.seed, name=f"{self.name}_inputs")
@@ -301,8 +313,6 @@ class Network(Assembly):
         the learned weights are written into the simulator first."""
         trainer = self._need_trainer()
         if not mode and self._training:
-            import torch
-
             with torch.no_grad():
                 for c in trainer.plan.connections:
                     w = self.sim.get(c.name, "w")
@@ -315,10 +325,7 @@ class Network(Assembly):
         return self.train(False)
 
     def _train_run(self, duration: float | Quantity) -> None:
-        import torch
-
-        from snncc.frontend.nodes import Encoder
-        from snncc.runtime.training import dense_spikes
+        from snncc.frontend.nodes import Encoder  # nodes.py imports this module
 
         sim = self.sim
         enc_net, names, monitors = self._enc
@@ -354,8 +361,10 @@ class Network(Assembly):
     def _record_training(self, spikes: Mapping[str, Any]) -> None:
         """Give the spike and rate monitors what the trained layers did in this run
         (detached ``[T, batch, n]`` spikes; state monitors are refused at build)."""
-        from snncc.frontend.monitors import PopulationRateMonitor, SpikeMonitor
-        from snncc.runtime.recording import RateData, SpikeData
+        from snncc.frontend.monitors import (  # monitors.py imports this module
+            PopulationRateMonitor,
+            SpikeMonitor,
+        )
 
         sim = self.sim
         for name, m in sim.program.monitors.items():
@@ -428,8 +437,6 @@ class Network(Assembly):
     def save_state(self, path: str | os.PathLike | None = None) -> dict[str, Any]:
         """Everything the built network holds (state, parameters, learned weights, RNG
         state, time) as a dict; written to ``path`` with ``torch.save`` if given."""
-        import torch
-
         state = {"format": "snncc-state", "version": 1, "network": self.name,
                  "state": {k: v.detach().cpu().clone()
                            for k, v in self.sim.state_dict().items()}}
@@ -442,8 +449,6 @@ class Network(Assembly):
         """Load what :meth:`save_state` returned or wrote (give ``state`` or ``path``).
         The network must have the same structure; any difference is an error and
         nothing is changed."""
-        import torch
-
         if (state is None) == (path is None):
             raise ParameterError("state_from_dict: give state= or path= (one of them)")
         if path is not None:
@@ -472,7 +477,7 @@ class Network(Assembly):
 def _refuse_state_monitors(net: Network, sim: CompiledNetwork) -> None:
     """The trained layers keep no per-step state, so a StateMonitor would stay empty in
     training mode: refuse it when the network is built for training."""
-    from snncc.frontend.monitors import StateMonitor
+    from snncc.frontend.monitors import StateMonitor  # monitors.py imports this module
 
     for mon in sim._monitors.values():
         if isinstance(mon, StateMonitor):
@@ -482,18 +487,6 @@ def _refuse_state_monitors(net: Network, sim: CompiledNetwork) -> None:
                                "the training build, record spikes with a SpikeMonitor, or "
                                "read states with a Decoder ('final_step_voltage', "
                                "'voltage_sum')")
-
-
-def _refs(obj: NetworkObject) -> list[NetworkObject]:
-    from snncc.frontend.assembly import _references
-
-    return _references(obj)
-
-
-def _remap_refs(obj: NetworkObject, copies: dict[int, NetworkObject]) -> None:
-    from snncc.frontend.assembly import _remap_refs as remap
-
-    remap(obj, copies)
 
 
 def _leaves(obj: NetworkObject) -> list[NetworkObject]:
@@ -611,8 +604,6 @@ class NeuronGroup(Group):
 
 def _resolve_model(model: NeuronModel | str, threshold: str | None, reset: str | None,
                    refractory: object, method: str | None) -> NeuronModel:
-    from snncc.frontend import library
-
     if isinstance(model, str):
         if model in library.names():
             model = library.get(model)
@@ -655,8 +646,6 @@ class PoissonGroup(Group):
         who = f"PoissonGroup {name or ''}".strip()
         self.size = _check_size(N, who)
         if not isinstance(rates, str):
-            from snncc.units import Dimension, get_dimension, get_value
-
             try:
                 d = get_dimension(rates)
                 np.asarray(get_value(rates), dtype=np.float64)
@@ -692,11 +681,9 @@ class SpikeGeneratorGroup(Group):
                  ) -> None:
         who = f"SpikeGeneratorGroup {name or ''}".strip()
         self.size = _check_size(N, who)
-        from snncc.units import get_dimension, get_value
-
         idx = np.asarray(indices)
         if isinstance(times, Quantity):
-            if get_dimension(times) != get_dimension(1e-3 * _second()):
+            if get_dimension(times) != get_dimension(1e-3 * second):
                 raise UnitError(f"{who}: times must be times (e.g. [1, 2]*ms), got "
                                 f"{times}")
             secs = np.asarray(get_value(times), dtype=np.float64).reshape(-1)
@@ -718,12 +705,6 @@ class SpikeGeneratorGroup(Group):
         self.indices = idx.astype(np.int64)
         self.times = secs
         super().__init__(name)
-
-
-def _second() -> Quantity:
-    from snncc.units import second
-
-    return second
 
 
 class Subgroup:
@@ -824,8 +805,6 @@ class Connection(NetworkObject):
             raise ParameterError(f"{who}: density= and kernel_size= go with "
                                  "link_type='sparse' / 'conv'")
         if w_init is not None:
-            from snncc.frontend.initializers import from_spaic
-
             if weight is not None:
                 raise ParameterError(f"{who}: give weight= or w_init= (one of them)")
             weight = from_spaic(w_init, w_init_param, unit=w_unit, who=who)
@@ -860,8 +839,6 @@ class Connection(NetworkObject):
 
     def _check_names(self, who: str) -> None:
         """Every name in params= and init= is one the synapses use."""
-        from snncc.frontend.expressions import Expression
-
         eqs = self.model.equations
         known = self.model.parameter_names()
         for code in (self.weight, self.delay, *self.init.values()):
@@ -903,8 +880,6 @@ class Connection(NetworkObject):
             if p is not None:
                 raise ParameterError(f"{who}: give density= or p= (one of them)")
             return None, density, None, None
-        from snncc.frontend.connectivity import pairs_conv
-
         pre_g, a0, a1 = split_group(self.pre)
         post_g, b0, b1 = split_group(self.post)
         if kernel_size is None:

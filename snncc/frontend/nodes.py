@@ -36,6 +36,7 @@ from snncc.errors import (
     did_you_mean,
 )
 from snncc.frontend.models import NeuronModel
+from snncc.frontend.monitors import SpikeMonitor, StateMonitor
 from snncc.frontend.network import Group, GroupLike, NeuronGroup, _check_shape, split_group
 from snncc.frontend.objects import NetworkObject, detached
 from snncc.units import Dimension, Hz, Quantity, get_dimension, get_value, ms, second
@@ -374,8 +375,6 @@ class Decoder(NetworkObject):
         super().__init__(name)
 
     def _build_leaves(self) -> list[NetworkObject]:
-        from snncc.frontend.monitors import SpikeMonitor, StateMonitor
-
         with detached():
             if self.coding in ("spike_counts", "spike_rate", "first_spike"):
                 return [SpikeMonitor(self.target, name="spikes")]

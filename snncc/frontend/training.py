@@ -10,8 +10,9 @@ delay in steps, plus one step when the connection is *late* (its target steps be
 source in the layered order: a self-connection or any other recurrent one, see
 :mod:`snncc.passes.schedule`). Without late connections every group runs its whole
 sequence at once, in order; with them the groups step together, one step at a time. This
-module checks that and describes it as plain data (:class:`TrainPlan`); the runtime
-builds the modules.
+module checks that and describes it as plain data (:class:`~snncc.runtime.training.TrainPlan`)
+with one :class:`~snncc.Layer` per group (:func:`training_layers`); the runtime's
+:class:`~snncc.runtime.training.TrainableNetwork` runs them.
 
 A constant-current encoder (data times amplitude held in a parameter of a group) makes
 that parameter the group's layer input, constant over the run; such a group takes no
@@ -21,80 +22,17 @@ connection input (a layer has one input variable).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import sympy
 
 from snncc.errors import NetworkError
-
-
-@dataclass
-class TrainConnection:
-    """A trainable connection: weight ``w[k]`` of synapse ``(i[k], j[k])``, delivered as
-    ``scale * w`` into the post group's ``target``, ``lag[k]`` steps after the pre spike
-    (its delay, plus one if the connection is ``late``)."""
-
-    name: str
-    pre: str
-    post: str
-    i: np.ndarray
-    j: np.ndarray
-    w: np.ndarray
-    scale: float
-    target: str
-    n_pre: int
-    n_post: int
-    lag: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    late: bool = False
-
-
-@dataclass
-class TrainCurrent:
-    """A constant-current encoder's drive (``encoder``: its path in the network): its
-    data (``[batch, hi - lo]``) times ``amplitude`` (SI) held in ``variable`` of neurons
-    ``lo:hi`` of a group."""
-
-    encoder: str
-    variable: str
-    lo: int
-    hi: int
-    amplitude: float
-
-
-@dataclass
-class TrainGroup:
-    """A neuron group trained as a layer: the user's model and parameters, its input
-    variable, and its initial state per neuron (SI units for models with units)."""
-
-    name: str
-    model: Any
-    params: dict[str, Any]
-    size: int
-    input: str | None
-    init: dict[str, np.ndarray]
-    currents: list[TrainCurrent] = field(default_factory=list)
-    base: np.ndarray | None = None  # the driven variable's own value, where no encoder is
-
-
-@dataclass
-class TrainPlan:
-    """Groups in step order, connections, encoders (their spikes are inputs) and the
-    decoders that read the outputs."""
-
-    dt: float
-    groups: list[TrainGroup] = field(default_factory=list)
-    connections: list[TrainConnection] = field(default_factory=list)
-    encoders: dict[str, int] = field(default_factory=dict)  # build name -> size
-    traced: set[str] = field(default_factory=set)  # groups whose state is summed per step
-
-    @property
-    def stepwise(self) -> bool:
-        """Whether the groups step together, one step at a time: a late (recurrent)
-        connection needs it, and so does a group whose state is summed over the steps
-        (a ``voltage_sum`` decoder), which the fused sequence call does not return."""
-        return bool(self.traced) or any(c.late for c in self.connections)
+from snncc.frontend.layers import Layer
+from snncc.frontend.network import Connection, NeuronGroup, split_group
+from snncc.frontend.nodes import Encoder
+from snncc.runtime.training import TrainConnection, TrainCurrent, TrainGroup, TrainPlan
+from snncc.units import get_value, second
 
 
 def training_plan(net: Any, objects: list[Any], program: Any, order: Sequence[str]
@@ -102,10 +40,6 @@ def training_plan(net: Any, objects: list[Any], program: Any, order: Sequence[st
     """Check that ``net`` (flattened ``objects``, lowered ``program`` before passes, the
     layered population ``order``) trains as layers; raise a :class:`NetworkError` naming
     what does not."""
-    from snncc.frontend.network import Connection, NeuronGroup, split_group
-    from snncc.frontend.nodes import Encoder
-    from snncc.units import get_value
-
     if getattr(net, "schedule", "brian2") != "layered":
         raise NetworkError(f"network '{net.name}': training needs schedule='layered' "
                            "(Network(..., schedule='layered')), so that the trained layers "
@@ -211,3 +145,17 @@ def training_plan(net: Any, objects: list[Any], program: Any, order: Sequence[st
                                       size=g.size, input=next(iter(targets), None),
                                       init=init, currents=cc, base=base))
     return plan
+
+
+def training_layers(plan: TrainPlan, *, surrogate: str, alpha: float | None,
+                    detach_reset: bool, backend: str) -> dict[str, Layer]:
+    """One :class:`~snncc.Layer` per group of ``plan`` (by group name): its own model,
+    parameters and size, driven through its input variable (default: its first state)."""
+    layers = {}
+    for g in plan.groups:
+        states = [e.name for e in g.model.equations.diff]
+        layers[g.name] = Layer(
+            g.model, input=g.input or states[0], dt=plan.dt * second,
+            params=g.params, size=g.size, surrogate=surrogate, alpha=alpha,
+            detach_reset=detach_reset, backend=backend, name=g.name)
+    return layers

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import sympy
 
+from snncc.ir.plan import StagePlan
 from snncc.ir.statements import Statement
 from snncc.units import Dimension
 
@@ -74,6 +75,11 @@ class Population:
     reset: list[Statement] = field(default_factory=list)
     refractory: sympy.Expr | None = None  # a boolean "is refractory" condition
     refractory_text: str = ""
+    # set by the ``refractory`` pass, which lowers the condition into ``update``,
+    # ``threshold`` and ``reset``; ``carried``: temporaries of the state update that a
+    # later stage of the step reads (the threshold reads ``_not_refractory``)
+    refractory_lowered: bool = False
+    carried: tuple[str, ...] = ()
     time_scale: float = 1.0
     # spike sources
     rates: sympy.Expr | None = None  # poisson: rate expression (per model time unit)
@@ -90,8 +96,10 @@ class Population:
     @property
     def updated_variables(self) -> set[str]:
         """The variables the state update writes (committed after its temporaries): the
-        ODEs' variables and the (constant over dt) subexpressions."""
-        return {o.name for o in self.odes} | set(self.constant_over_dt)
+        ODEs' variables, the (constant over dt) subexpressions and any other variable an
+        update statement assigns (the refractory flag)."""
+        return ({o.name for o in self.odes} | set(self.constant_over_dt)
+                | {s.target for s in self.update if s.target in self.variables})
 
     def with_(self, **changes: object) -> Population:
         return replace(self, **changes)
@@ -163,7 +171,8 @@ class Program:
     population at a time, in ``order``: its state update, threshold, outgoing ``on_pre``
     pathways, the ``on_post`` pathways of the projections into it, its reset). ``order``
     and ``late`` (projections delivering into a population already stepped, so one step
-    later than their delay) are filled by the ``schedule`` pass."""
+    later than their delay) are filled by the ``schedule`` pass, ``plan`` (the ordered
+    stages every backend renders) by the ``plan`` pass."""
 
     dt: float  # seconds
     populations: dict[str, Population]
@@ -175,6 +184,7 @@ class Program:
     schedule: str = "brian2"
     order: tuple[str, ...] = ()
     late: tuple[str, ...] = ()
+    plan: StagePlan | None = None  # the ordered stages of a step (the ``plan`` pass)
 
     def __post_init__(self) -> None:
         if self.schedule not in SCHEDULES:

@@ -38,3 +38,12 @@ class Statement:
 
     def __str__(self) -> str:
         return f"{self.target} {self.op} {self.expr}"
+
+
+def names_in(statements: list[Statement]) -> set[str]:
+    """The names that ``statements`` read or write."""
+    out: set[str] = set()
+    for st in statements:
+        out.add(st.target)
+        out |= {s.name for s in st.expr.free_symbols}
+    return out

@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import sympy
 
+from snncc.ir import surrogates
 from snncc.ir.layer import LayerStep, SavedValue, h
 from snncc.ir.statements import Statement
-from snncc.learning import surrogates
 
 
 def _sym(name: str) -> sympy.Symbol:

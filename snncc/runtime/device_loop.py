@@ -1,10 +1,11 @@
 """The step loops that ``CompiledNetwork.run`` drives, one chunk of steps at a time.
 
-``HostLoop`` (torch backend) calls the generated ``step(n, rec)`` once per step;
-``DeviceLoop`` (triton) launches a chunk of steps without waiting (or replays a CUDA
-graph of a block of steps), its kernels read the step number from device memory and
-record monitors into preallocated device buffers, and only at the end of a chunk does the
-host read the recordings back. A chunk is at most 1000 steps (fewer for the device loop
+``HostLoop`` (backends whose ``loop`` is ``"host"``, such as torch) calls the generated
+``step(n, rec)`` once per step; ``DeviceLoop`` (``loop == "device"``, such as triton)
+launches a chunk of steps without waiting (or replays a CUDA graph of a block of steps),
+its kernels read the step number from device memory and record monitors into
+preallocated device buffers, and only at the end of a chunk does the host read the
+recordings back. A chunk is at most 1000 steps (fewer for the device loop
 when its buffers would exceed ``SNNCC_RECORD_BYTES``, 256 MiB by default).
 
 Both loops count the steps of the current chunk that completed (``done``), so the run can
@@ -23,6 +24,8 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from snncc.backends.common import Generated
 
 _MAX_CHUNK = 1000
 _GRAPH_STEPS = 50  # steps per CUDA graph
@@ -88,7 +91,7 @@ class _StateSink:
 
 
 class HostLoop:
-    """Drives the torch backend's generated ``step(n, rec)``.
+    """Drives the generated ``step(n, rec)`` of a backend whose ``loop`` is ``"host"``.
 
     Args:
         step: the generated step function.
@@ -249,6 +252,7 @@ class DeviceLoop:
                 + (f", CUDA graphs of {_GRAPH_STEPS} steps" if self.use_graph else ""))
 
 
-def device_loop_options(gen: Any) -> tuple[dict[str, tuple[int, str]], dict[str, tuple]]:
+def device_loop_options(gen: Generated) -> tuple[dict[str, tuple[int, str]],
+                                                dict[str, tuple]]:
     """The recorder and monitor specs of a generated module, as DeviceLoop takes them."""
     return ({k: (r.lanes, r.dtype) for k, r in gen.recorders.items()}, dict(gen.monitors))

@@ -16,13 +16,14 @@ torch.Size([8, 4, 10])
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import torch
 
+from snncc.backends.registry import AUTO, auto, get, lookup, reference
 from snncc.errors import BackendError, ParameterError, ShapeError
-from snncc.units import Quantity
+from snncc.ir.layer import LayerStep, LayerTensor
 
 # ------------------------------------------------------------------ the custom ops
 # key -> (LayerCode, {(device type, dtype): (forward, backward)}, backend module name)
@@ -133,54 +134,39 @@ def _register(code: Any, build: Any, backend: str) -> str:
     return key
 
 
-class Layer(torch.nn.Module):
-    """A multi-step spiking layer generated from a neuron model; see :func:`layer`.
+class CompiledLayer(torch.nn.Module):
+    """A multi-step spiking layer compiled from its step IR; :class:`snncc.Layer` (see
+    :func:`snncc.layer`) lowers a neuron model to one.
 
     ``forward(x_seq)`` takes ``[T, batch, *size]`` (time first) and returns the spikes
     with the same shape and dtype. Without ``stateful``, every call starts from the
     model's initial values; with it, the final state carries over (detached) until
     :meth:`reset`.
+
+    Args:
+        step_ir: the layer's step with its backward (after the autodiff pass).
+        tensors: its tensor parameters (trainable ones become ``nn.Parameter``).
+        size: the neuron shape after ``[T, batch]`` (None: any).
+        model_name, input: shown by :meth:`describe`; the variable the input drives.
+        compile_seconds: time already spent lowering; the code generation adds to it.
     """
 
-    def __init__(self, model: Any, *, surrogate: str = "sigmoid", alpha: float | None = None,
-                 detach_reset: bool = False, input: str = "I", dt: float | Quantity = 1.0,
-                 method: str | None = None, backend: str = "auto", threshold: str | None = None,
-                 reset: str | None = None, params: Mapping[str, object] | None = None,
-                 trainable: Sequence[str] | Mapping[str, str] = (),
-                 size: int | Sequence[int] | None = None,
-                 init: Mapping[str, object] | None = None,
-                 saved_dtype: torch.dtype = torch.float32, stateful: bool = False,
-                 name: str | None = None) -> None:
+    def __init__(self, step_ir: LayerStep, tensors: Mapping[str, LayerTensor], *,
+                 size: tuple[int, ...] | None, model_name: str, input: str,
+                 backend: str = "auto", saved_dtype: torch.dtype = torch.float32,
+                 stateful: bool = False, name: str | None = None,
+                 compile_seconds: float = 0.0) -> None:
         super().__init__()
-        from snncc.frontend.layers import lower_layer, neuron_shape, resolve_model
-        from snncc.learning import surrogates
-        from snncc.passes import run_passes
-        from snncc.passes.autodiff import autodiff
-        from snncc.passes.layer import layer_step
-
         t0 = time.perf_counter()
         owner = f"layer '{name}'" if name else "layer"
-        if backend not in ("auto", "torch", "triton"):
-            raise ParameterError(f"{owner}: unknown backend {backend!r}; use 'auto', 'torch' "
-                                 "or 'triton'")
+        if backend != AUTO:
+            lookup(backend, owner)  # a known name (whether it runs here is checked on use)
         if saved_dtype not in _CODE_OF_DTYPE:
             raise ParameterError(f"{owner}: saved_dtype must be a float dtype, got "
                                  f"{saved_dtype}")
-        surrogate = surrogates.resolve(surrogate)
-        if isinstance(trainable, str):
-            trainable = (trainable,)
-        train = dict(trainable) if isinstance(trainable, Mapping) else \
-            {k: "shared" for k in trainable}
-        self.size = neuron_shape(size, owner)
-        m = resolve_model(model, threshold, reset, params, method, input)
-        program, tensors, dt_m = lower_layer(m, input=input, params=dict(params or {}),
-                                             trainable=train,
-                                             size=self.size, dt=dt, init=init, owner=owner)
-        program = run_passes(program, method=method)
-        step = layer_step(program.populations["layer"], input=input, tensors=tensors,
-                          dt=dt_m, owner=owner)
-        self.step_ir = autodiff(step, surrogate, alpha, detach_reset)
-        self.model_name = m.name
+        self.size = size
+        self.step_ir = step_ir
+        self.model_name = model_name
         self.backend = backend
         self.saved_dtype = saved_dtype
         self.stateful = stateful
@@ -194,40 +180,27 @@ class Layer(torch.nn.Module):
             else:
                 self.register_buffer(k, value)
         self._tensor_names = list(tensors)
-        self._code_for("torch")  # generate the portable code now (errors surface here)
-        self.compile_seconds = time.perf_counter() - t0
+        # generate the reference backend's code now (errors surface here)
+        self._code_for(reference().name)
+        self.compile_seconds = compile_seconds + (time.perf_counter() - t0)
 
     # ------------------------------------------------------------- code
     def _code_for(self, backend: str) -> tuple[Any, str]:
         if backend not in self._codes:
             from snncc.runtime.network import load_generated
 
-            if backend == "triton":
-                from snncc.backends import get_backend
-
-                get_backend("triton")  # a clear error if Triton is missing
-                from snncc.backends.triton.layer import generate_layer
-            else:
-                from snncc.backends.torch.layer import generate_layer
-            code = generate_layer(self.step_ir)
+            code = get(backend).generate_layer(self.step_ir)
             _, build = load_generated(code.source, backend)
             self._codes[backend] = (code, _register(code, build, backend))
         return self._codes[backend]
 
     def _backend_for(self, device: torch.device) -> str:
-        if self.backend != "auto":
-            return self.backend
-        if device.type == "cuda":
-            import importlib.util
-
-            if importlib.util.find_spec("triton") is not None:
-                return "triton"
-        return "torch"
+        return auto(device).name if self.backend == AUTO else self.backend
 
     def source(self, backend: str | None = None) -> str:
-        """The generated source (``backend`` default: the one used on CPU, or the
-        layer's own if set)."""
-        b = backend or (self.backend if self.backend != "auto" else "torch")
+        """The generated source (``backend`` default: the layer's own, or for ``auto``
+        the reference backend, which ``auto`` uses on the CPU)."""
+        b = backend or (self.backend if self.backend != AUTO else reference().name)
         return self._code_for(b)[0].source
 
     def describe(self) -> str:
@@ -339,37 +312,6 @@ class Layer(torch.nn.Module):
                 f"alpha={self.step_ir.alpha:g}, size={self.size}")
 
 
-def layer(model: Any, **options: Any) -> Layer:
-    """A multi-step spiking layer (``nn.Module``) from a neuron model.
-
-    Args:
-        model: a :class:`~snncc.NeuronModel`, a library name (``"lif"``, ``"alif"``, ...)
-            or the equations as a string (then give ``threshold=``, ``reset=``,
-            ``params=``).
-        surrogate: ``sigmoid`` (default), ``atan``, ``fast_sigmoid``, ``rectangle``,
-            ``triangle``, ``gaussian``, ``piecewise_quadratic``, or a SPAIC learner name
-            (``STCA``, ``STBP``); ``alpha``: its sharpness (per model unit of the
-            threshold distance).
-        detach_reset: no gradient through the reset's dependence on the spike.
-        input: the model variable the input sequence drives (default ``"I"``; declared
-            automatically as ``: 1`` in unitless equations that use but do not declare it).
-        dt: the step, in ms for models with units or a time Quantity (default 1: one
-            model time unit per step for unitless models, as in SpikingJelly).
-        method: force the integrator (``exact``, ``euler``, ...).
-        backend: ``auto`` (Triton on CUDA, torch elsewhere), ``torch`` or ``triton``.
-        params: parameter values: numbers, Quantities, or arrays/tensors broadcastable to
-            ``size`` (in SI units for models with units).
-        trainable: parameter names to learn (one shared value each), or a mapping
-            ``{name: "shared" | "neuron"}``.
-        size: the neuron shape after ``[T, batch]`` (needed for per-neuron values).
-        init: initial values of state variables (numbers or expressions).
-        saved_dtype: dtype of what the forward stores for the backward (``torch.bfloat16``
-            halves those bytes).
-        stateful: carry the final state to the next call until ``reset()``.
-    """
-    return Layer(model, **options)
-
-
 class SeqToANN(torch.nn.Module):
     """Apply stateless modules (``nn.Linear``, ``nn.Conv2d``, pooling, ...) to every
     time step at once by folding time into the batch: ``[T, B, ...] -> [T*B, ...] ->
@@ -387,4 +329,4 @@ class SeqToANN(torch.nn.Module):
         return y.reshape(T, B, *y.shape[1:])
 
 
-__all__ = ["Layer", "SeqToANN", "layer"]
+__all__ = ["CompiledLayer", "SeqToANN"]

@@ -13,15 +13,17 @@ import linecache
 import math
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from snncc.backends.registry import reference, select
 from snncc.errors import NetworkError, NonFiniteError, ParameterError
 from snncc.ir import program as ir
+from snncc.passes import run_passes
 from snncc.runtime.device_loop import DeviceLoop, HostLoop, Interrupt, device_loop_options
 from snncc.runtime.recording import RateData, Rows, SpikeData, StateData
 from snncc.units import Quantity, time_to_seconds
@@ -94,16 +96,6 @@ def resolve_device(device: Any) -> torch.device:
     return dev
 
 
-def auto_backend(device: torch.device) -> str:
-    """``backend="auto"``: triton on a CUDA device where Triton is installed, else torch."""
-    if device.type == "cuda":
-        import importlib.util
-
-        if importlib.util.find_spec("triton") is not None:
-            return "triton"
-    return "torch"
-
-
 def _buffer_name(key: str) -> str:
     return key.replace(".", "__")
 
@@ -132,15 +124,12 @@ class CompiledNetwork(torch.nn.Module):
             on purpose before the run is left alone).
     """
 
-    def __init__(self, program: ir.Program, *, backend: str = "torch",
+    def __init__(self, program: ir.Program, *, backend: str | None = None,
                  device: str | torch.device | None = None, dtype: torch.dtype | None = None,
                  monitors: dict[str, Any] | None = None, compile_seconds: float = 0.0,
                  cuda_graph: bool = True, check_finite: bool = True) -> None:
         super().__init__()
-        from snncc.backends import get_backend
-
         self.program = program
-        self.backend_name = backend
         self.device = resolve_device(device)
         self.dtype = dtype or torch.float32
         if self.dtype not in (torch.float32, torch.float64):
@@ -155,10 +144,11 @@ class CompiledNetwork(torch.nn.Module):
         self.dt = program.dt
         self._monitors = monitors or {}
         t0 = time.perf_counter()
-        backend_module = get_backend(backend)
-        if hasattr(backend_module, "check_device"):
-            backend_module.check_device(self.device)
-        gen = backend_module.generate(program)
+        # the reference backend unless named; "auto" picks one for the device
+        self._backend = select(backend or reference().name, self.device)
+        self.backend_name = self._backend.name
+        self._backend.check_device(self.device)
+        gen = self._backend.generate(program)
         self._gen_info = gen
         self._cuda_graph = cuda_graph
         self._source = gen.source
@@ -186,7 +176,7 @@ class CompiledNetwork(torch.nn.Module):
         self._host = gen.host
         self._gen = torch.Generator(device=self.device)
         self._gen.manual_seed(int(program.seed or 0) + 1)
-        self.source_path, self._build = load_generated(self._source, backend)
+        self.source_path, self._build = load_generated(self._source, self.backend_name)
         self._step_fn: HostLoop | DeviceLoop | None = None
         self.check_finite = check_finite
         self.compile_seconds = compile_seconds + (time.perf_counter() - t0)
@@ -196,27 +186,22 @@ class CompiledNetwork(torch.nn.Module):
 
     # --------------------------------------------------------------- building
     @classmethod
-    def from_network(cls, net: Any, *, backend: str = "auto", device: Any = None,
-                     dtype: Any = None, batch: int = 1, method: str | None = None,
-                     **options: Any) -> CompiledNetwork:
-        from snncc.frontend.monitors import PopulationRateMonitor, SpikeMonitor, StateMonitor
-        from snncc.passes import run_passes
-
+    def from_lowering(cls, lower: Callable[[int], tuple[ir.Program, dict[str, Any]]], *,
+                      backend: str = "auto", device: Any = None, dtype: Any = None,
+                      batch: int = 1, method: str | None = None,
+                      **options: Any) -> CompiledNetwork:
+        """Compile what ``lower(batch)`` returns: a network's IR before the passes and its
+        monitors by name (objects with ``_bind(data)``, given the recorded data). The
+        frontend passes the lowering in, so the runtime never sees a frontend object."""
         cuda_graph = bool(options.pop("cuda_graph", True))
         check_finite = bool(options.pop("check_finite", True))
         if options:
             raise ParameterError(f"unknown compile option(s): {', '.join(options)}; known: "
                                  "cuda_graph, check_finite")
         dev = resolve_device(device)
-        if backend == "auto":
-            backend = auto_backend(dev)
         t0 = time.perf_counter()
-        from snncc.frontend.lower import lower_network
-
-        objects, owners = net.flatten()
-        program = run_passes(lower_network(net, batch=batch, objects=objects), method=method)
-        mons = {o.name: owners[o.name] for o in objects
-                if isinstance(o, (SpikeMonitor, StateMonitor, PopulationRateMonitor))}
+        lowered, mons = lower(batch)
+        program = run_passes(lowered, method=method)
         return cls(program, backend=backend, device=dev, dtype=dtype, monitors=mons,
                    compile_seconds=time.perf_counter() - t0, cuda_graph=cuda_graph,
                    check_finite=check_finite)
@@ -234,7 +219,7 @@ class CompiledNetwork(torch.nn.Module):
 
     def _ensure_step(self) -> HostLoop | DeviceLoop:
         if self._step_fn is None:
-            if self._gen_info.loop == "device":
+            if self._backend.loop == "device":
                 recorders, monitors = device_loop_options(self._gen_info)
                 self._step_fn = DeviceLoop(self._build, self._state(), self._arrays,
                                            recorders, monitors, self.device, self.dtype,
@@ -562,7 +547,7 @@ class CompiledNetwork(torch.nn.Module):
         text = (self.program.describe()
                 + f"\n  backend: {self.backend_name} on {self.device} ({self.dtype}), "
                 f"{what}; compile {self.compile_seconds:.3f} s")
-        if self._gen_info.loop == "device":
+        if self._backend.loop == "device":
             text += "\n  " + self._ensure_step().describe()
         return text
 

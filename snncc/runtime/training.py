@@ -2,34 +2,101 @@
 :mod:`snncc.frontend.training` for what trains and why it equals the simulation).
 
 Each trainable connection is a weight matrix ``W[n_pre, n_post]`` (zero and frozen where
-there is no synapse); each neuron group a :class:`~snncc.runtime.layer.Layer` of its own
-model, parameters and initial state, driven by ``sum_c scale_c * (s_pre @ W_c)`` (one
-masked matrix per distinct lag of a connection, applied to the pre spikes that many steps
-back). Feed-forward networks run each group's whole sequence in one fused call; with a
-late (recurrent) connection the groups take one step each in turn.
+there is no synapse); each neuron group a layer of its own model, parameters and initial
+state (a :class:`~snncc.runtime.layer.CompiledLayer` that the frontend builds), driven by
+``sum_c scale_c * (s_pre @ W_c)`` (one masked matrix per distinct lag of a connection,
+applied to the pre spikes that many steps back). Feed-forward networks run each group's
+whole sequence in one fused call; with a late (recurrent) connection the groups take one
+step each in turn. The plan is plain data (:class:`TrainPlan`), filled by the frontend.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 
 from snncc.errors import NetworkError
-from snncc.frontend.training import TrainGroup, TrainPlan
-from snncc.runtime.layer import Layer
-from snncc.units import second
+from snncc.runtime.layer import CompiledLayer
+
+
+@dataclass
+class TrainConnection:
+    """A trainable connection: weight ``w[k]`` of synapse ``(i[k], j[k])``, delivered as
+    ``scale * w`` into the post group's ``target``, ``lag[k]`` steps after the pre spike
+    (its delay, plus one if the connection is ``late``)."""
+
+    name: str
+    pre: str
+    post: str
+    i: np.ndarray
+    j: np.ndarray
+    w: np.ndarray
+    scale: float
+    target: str
+    n_pre: int
+    n_post: int
+    lag: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    late: bool = False
+
+
+@dataclass
+class TrainCurrent:
+    """A constant-current encoder's drive (``encoder``: its path in the network): its
+    data (``[batch, hi - lo]``) times ``amplitude`` (SI) held in ``variable`` of neurons
+    ``lo:hi`` of a group."""
+
+    encoder: str
+    variable: str
+    lo: int
+    hi: int
+    amplitude: float
+
+
+@dataclass
+class TrainGroup:
+    """A neuron group trained as a layer: the user's model and parameters, its input
+    variable, and its initial state per neuron (SI units for models with units)."""
+
+    name: str
+    model: Any
+    params: dict[str, Any]
+    size: int
+    input: str | None
+    init: dict[str, np.ndarray]
+    currents: list[TrainCurrent] = field(default_factory=list)
+    base: np.ndarray | None = None  # the driven variable's own value, where no encoder is
+
+
+@dataclass
+class TrainPlan:
+    """Groups in step order, connections, encoders (their spikes are inputs) and the
+    decoders that read the outputs."""
+
+    dt: float
+    groups: list[TrainGroup] = field(default_factory=list)
+    connections: list[TrainConnection] = field(default_factory=list)
+    encoders: dict[str, int] = field(default_factory=dict)  # build name -> size
+    traced: set[str] = field(default_factory=set)  # groups whose state is summed per step
+
+    @property
+    def stepwise(self) -> bool:
+        """Whether the groups step together, one step at a time: a late (recurrent)
+        connection needs it, and so does a group whose state is summed over the steps
+        (a ``voltage_sum`` decoder), which the fused sequence call does not return."""
+        return bool(self.traced) or any(c.late for c in self.connections)
 
 
 class TrainableNetwork(torch.nn.Module):
     """The differentiable form of a network; ``forward(inputs)`` maps the encoders'
     spike trains (``[T, batch, n]`` by encoder name) to every group's spikes and final
-    state."""
+    state. ``layers``: one compiled layer per group of ``plan``, by group name."""
 
-    def __init__(self, plan: TrainPlan, *, surrogate: str, alpha: float | None,
-                 detach_reset: bool, backend: str, dtype: torch.dtype) -> None:
+    def __init__(self, plan: TrainPlan, layers: Mapping[str, CompiledLayer], *,
+                 dtype: torch.dtype) -> None:
         super().__init__()
         self.plan = plan
         self.weights = torch.nn.ParameterDict()
@@ -45,13 +112,7 @@ class TrainableNetwork(torch.nn.Module):
                 sel = torch.as_tensor(c.lag == lag)
                 mask[idx[0][sel], idx[1][sel]] = 1.0
                 self.register_buffer(f"mask_{c.name}_{lag}", mask)
-        self.layers = torch.nn.ModuleDict()
-        for g in plan.groups:
-            states = [e.name for e in g.model.equations.diff]
-            self.layers[g.name] = Layer(
-                g.model, input=g.input or states[0], dt=plan.dt * second,
-                params=g.params, size=g.size, surrogate=surrogate, alpha=alpha,
-                detach_reset=detach_reset, backend=backend, name=g.name)
+        self.layers = torch.nn.ModuleDict({g.name: layers[g.name] for g in plan.groups})
 
     def _masked(self, name: str) -> list[tuple[int, torch.Tensor]]:
         """Connection ``name``'s weight matrix per lag, missing synapses held at 0."""
@@ -64,7 +125,7 @@ class TrainableNetwork(torch.nn.Module):
         return self.weights[name].detach()[torch.as_tensor(c.i), torch.as_tensor(c.j)]
 
     def _initial(self, g: TrainGroup, B: int, like: torch.Tensor) -> dict[str, torch.Tensor]:
-        layer: Layer = self.layers[g.name]  # type: ignore[assignment]
+        layer: CompiledLayer = self.layers[g.name]  # type: ignore[assignment]
         return {k: torch.as_tensor(v, dtype=like.dtype, device=like.device).expand(B, g.size)
                 for k, v in g.init.items() if k in layer.step_ir.init}
 
@@ -118,7 +179,7 @@ class TrainableNetwork(torch.nn.Module):
                         if lag < T:
                             s = spikes[c.pre][:T - lag]
                             x[lag:] = x[lag:] + c.scale * torch.matmul(s, m)
-                layer: Layer = self.layers[g.name]  # type: ignore[assignment]
+                layer: CompiledLayer = self.layers[g.name]  # type: ignore[assignment]
                 spikes[g.name], finals[g.name] = layer.run(x, self._initial(g, B, like))
             return spikes, finals, {}
         # recurrent or traced: all groups step together, in the layered order. The state

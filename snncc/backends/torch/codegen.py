@@ -1,12 +1,14 @@
 """Torch code generation: IR program -> Python source of a ``step(n, rec)`` function.
 
 The generated module (``templates/torch/network.py.j2``) binds the state tensors once
-and returns a closure that advances the network one step, in Brian2's order: monitors
+and returns a closure that advances the network one step: the stages of the program's
+plan (:mod:`snncc.passes.plan`) in their order -- under Brian2's schedule monitors
 (start of step), state updates (neurons, then clock-driven synaptic equations),
-thresholds, synaptic events, resets -- or, under ``schedule="layered"``, one population
-at a time in the order of the ``schedule`` pass (see :meth:`_Gen.layered_blocks`).
-Expressions are printed by
-:class:`~snncc.backends.torch.printer.TorchPrinter`; nothing here parses strings.
+thresholds, synaptic events, resets; under ``schedule="layered"`` one population at a
+time. Each stage is rendered from the template of its name (``update_state.j2``, ...)
+with its context of :mod:`snncc.backends.torch.contexts`. Expressions are printed by
+:class:`~snncc.backends.torch.printer.TorchPrinter`; the module defines the helpers and
+imports the modules that its printers recorded, no others. Nothing here parses strings.
 """
 
 from __future__ import annotations
@@ -16,21 +18,44 @@ import sympy
 
 from snncc.backends.common import (
     Generated,
+    Line,
     LocalNames,
     StateSpec,
-    comment_text,
     ell_table,
-    layer_reason,
-    layered_order,
-    schedule_notes,
-    slot_pathways,
+    stage_plan,
 )
 from snncc.backends.printing import py_float
 from snncc.backends.templating import render
+from snncc.backends.torch.contexts import (
+    DelayGroup,
+    EventDrivenUpdate,
+    NetworkContext,
+    PathwayContext,
+    RecordSpikesContext,
+    RecordStateContext,
+    ResetContext,
+    SlotContext,
+    SpikeTable,
+    ThresholdContext,
+    UpdateStateContext,
+    UpdateSynapsesContext,
+)
 from snncc.backends.torch.printer import TorchPrinter
+from snncc.ir import plan
 from snncc.ir import program as ir
-from snncc.ir.program import refractory_steps
-from snncc.ir.statements import Statement
+from snncc.ir.plan import Stage
+from snncc.ir.statements import Statement, names_in
+
+
+def _conditional(st: Statement) -> tuple[sympy.Expr, sympy.Basic | None]:
+    """``(value, cond)`` when ``st`` assigns ``where(cond, value, <its own target>)`` (a
+    value committed only where ``cond`` holds, e.g. unless refractory), else
+    ``(st.expr, None)``."""
+    e = st.expr
+    if isinstance(e, sympy.Piecewise) and len(e.args) == 2 and e.args[1].cond == sympy.true \
+            and e.args[1].expr == sympy.Symbol(st.target, real=True):
+        return e.args[0].expr, e.args[0].cond
+    return e, None
 
 
 def key(owner: str, var: str) -> str:
@@ -42,18 +67,22 @@ class _Gen:
     def __init__(self, program: ir.Program) -> None:
         self.p = program
         self.out = Generated("")
-        self.bindings: list[str] = []
+        # locals bound once in build(), in order: name -> its value
+        self.bindings: dict[str, str] = {}
         # locals of the generated module: "<owner>_<var>", "<pop>_spk", ... never shared
         self.local = LocalNames(("t_ms",))
         self.B = program.batch
         self.need_t_ms = False
+        self.need_np = False  # a spike generator's table is searched with np
+        # every printer of the module: the helpers they printed are the ones it defines
+        self.printers: list[TorchPrinter] = []
         self.need_idx: set[str] = set()
-        self.hist_len: dict[str, int] = {}
+        # spike history length of each population (the plan's)
+        self.hist_len = {s.population: s.history for s in stage_plan(program).stages
+                         if isinstance(s, plan.Threshold)}
         for pr in program.projections.values():
             if pr.on_pre:
                 self.need_idx.add(pr.pre)
-                self.hist_len[pr.pre] = max(self.hist_len.get(pr.pre, 1),
-                                            int(pr.delay.max()) + 1)
             if pr.on_post:
                 self.need_idx.add(pr.post)
         for m in program.monitors.values():
@@ -61,35 +90,35 @@ class _Gen:
                 self.need_idx.add(m.target)
 
     # ------------------------------------------------------------ helpers
+    def bind(self, name: str, value: str) -> str:
+        """``name``, bound to ``value`` in build() (once: the first value stays)."""
+        self.bindings.setdefault(name, value)
+        return name
+
     def bind_state(self, owner: str, var: str, flat: bool = False) -> str:
-        name = self.local(owner, var)
-        line = f'{name} = S["{key(owner, var)}"]'
-        if line not in self.bindings:
-            self.bindings.append(line)
+        name = self.bind(self.local(owner, var), f'S["{key(owner, var)}"]')
         if flat:
-            flat_name = self.local(owner, var, "f")
-            fl = f"{flat_name} = {name}.view(-1)"
-            if fl not in self.bindings:
-                self.bindings.append(fl)
-            return flat_name
+            return self.bind(self.local(owner, var, "f"), f"{name}.view(-1)")
         return name
 
     def bind_array(self, owner: str, name: str, arr: np.ndarray) -> str:
         self.out.arrays[key(owner, name)] = arr
-        loc = self.local(owner, name, kind="array")
-        line = f'{loc} = A["{key(owner, name)}"]'
-        if line not in self.bindings:
-            self.bindings.append(line)
-        return loc
+        return self.bind(self.local(owner, name, kind="array"), f'A["{key(owner, name)}"]')
 
     def const(self, value: float) -> str:
         """A 0-d tensor holding ``value``, bound once (cheaper than a Python scalar in a
         tensor op); the name shows the value."""
         name = "_k_" + repr(float(value)).replace("-", "m").replace(".", "_").replace("+", "")
-        line = f"{name} = torch.tensor({py_float(value)}, dtype=DTYPE, device=DEVICE)"
-        if line not in self.bindings:
-            self.bindings.append(line)
-        return name
+        return self.bind(name, f"torch.tensor({py_float(value)}, dtype=DTYPE, device=DEVICE)")
+
+    def printer(self, names: dict[str, str], tensors: set[str], rand_shape: str,
+                constant: bool = False) -> TorchPrinter:
+        """A printer of this module (``constant``: numbers compared with tensors become
+        bound 0-d tensors)."""
+        pr = TorchPrinter(names, tensors, rand_shape=rand_shape,
+                          constant=self.const if constant else None)
+        self.printers.append(pr)
+        return pr
 
     def time_name(self, scale: float) -> str:
         if scale == 1.0:
@@ -105,20 +134,15 @@ class _Gen:
             tensors.add(k)
         names["t"] = self.time_name(pop.time_scale)
         names["_n"] = "n"
-        if pop.refractory is not None:
-            names["not_refractory"] = self.local(pop.name, role="notref")
-            tensors.add("not_refractory")
+        for c in pop.carried:  # computed by the state update, read by later stages
+            names[c] = self.local(pop.name, c)
+            tensors.add(c)
         names["i"] = self.bind_array(pop.name, "i", np.arange(pop.size, dtype=np.float64))
         tensors.add("i")
-        return TorchPrinter(names, tensors, rand_shape=self.bind_shape(pop),
-                            constant=self.const), names
+        return self.printer(names, tensors, self.bind_shape(pop), constant=True), names
 
     def bind_shape(self, pop: ir.Population) -> str:
-        shape = self.local(pop.name, role="shape")
-        line = f"{shape} = ({self.B}, {pop.size})"
-        if line not in self.bindings:
-            self.bindings.append(line)
-        return shape
+        return self.bind(self.local(pop.name, role="shape"), f"({self.B}, {pop.size})")
 
     # ------------------------------------------------------------ neurons
     def assign(self, pr: TorchPrinter, target: str, expr: sympy.Expr) -> str:
@@ -149,27 +173,9 @@ class _Gen:
             return "; ".join(parts)
         return f"{target} = {pr.doprint(expr)}"
 
-    def state_update(self, pop: ir.Population) -> str | None:
-        if pop.kind != "neuron" or (not pop.update and pop.refractory is None):
-            return None
+    def update_state(self, pop: ir.Population) -> str:
         pr, names = self.pop_printer(pop)
-        refr = None
-        notref = self.local(pop.name, role="notref")
-        if pop.refractory is not None:
-            k = refractory_steps(pop.refractory)
-            if k is not None and "lastspike" in names:
-                code = f"{notref} = {names['lastspike']} <= (n - {k})"
-            else:
-                flag = names["not_refractory"] = self.bind_state(pop.name, "not_refractory")
-                cond = pr.doprint(pop.refractory)
-                if not pr.is_tensor(pop.refractory):  # a constant condition (folded)
-                    cond = f"torch.as_tensor({cond}, device=DEVICE)"
-                code = (f"{flag}.logical_or_(~{cond})\n"
-                        f"        {notref} = {flag}")
-                names["not_refractory"] = notref
-                pr.names["not_refractory"] = notref
-            refr = {"text": pop.refractory_text, "code": code}
-        lines: list[dict[str, str]] = []
+        lines: list[Line] = []
         finals: list[tuple[str, sympy.Expr, str]] = []  # var, value expr, comment
         state_vars = pop.updated_variables
         # a temporary read only by its variable's final "x = _x_new" is inlined there
@@ -179,20 +185,25 @@ class _Gen:
                 uses[sy.name] = uses.get(sy.name, 0) + 1
         inline: dict[str, sympy.Expr] = {}
         for st in pop.update:
-            if st.target in state_vars and isinstance(st.expr, sympy.Symbol) \
-                    and uses.get(st.expr.name) == 1 and st.expr.name in inline:
-                finals.append((st.target, inline.pop(st.expr.name), st.comment))
+            value, cond = _conditional(st)
+            if st.target in state_vars and isinstance(value, sympy.Symbol) \
+                    and uses.get(value.name) == 1 and value.name in inline:
+                value = inline.pop(value.name)
+                finals.append((st.target, value if cond is None else sympy.Piecewise(
+                    (value, cond), (sympy.Symbol(st.target, real=True), True)), st.comment))
                 continue
-            for sy in st.expr.free_symbols:  # a deferred temporary needed here after all
-                if sy.name in inline:
-                    pr.tensors.add(sy.name)
-                    pr.names[sy.name] = sy.name
-                    lines.append({"comment": "", "code": self.assign(pr, sy.name,
-                                                                     inline.pop(sy.name))})
+            # deferred temporaries needed here after all, in the order they were defined
+            # (not in set order: that varies with the hash seed)
+            reads = {sy.name for sy in st.expr.free_symbols}
+            for name in [n for n in inline if n in reads]:
+                pr.tensors.add(name)
+                pr.names[name] = name
+                lines.append(Line(self.assign(pr, name, inline.pop(name))))
             if st.target in state_vars:
                 finals.append((st.target, st.expr, st.comment))
                 continue
             if st.target.startswith("_") and uses.get(st.target) == 1 \
+                    and st.target not in pop.carried \
                     and {sy.name for sy in st.expr.free_symbols} <= state_vars:
                 inline[st.target] = st.expr
                 continue
@@ -200,141 +211,114 @@ class _Gen:
         for name, expr in inline.items():  # deferred but not consumed: compute normally
             pr.tensors.add(name)
             pr.names[name] = name
-            lines.append({"comment": "", "code": self.assign(pr, name, expr)})
+            lines.append(Line(self.assign(pr, name, expr)))
         # compute all new values, then commit them (old values are read until the end)
-        commits = []
+        commits: list[Line] = []
         for var, expr, comment in finals:
             tgt = names[var]
-            unless = var in pop.unless_refractory
+            expr, cond = _conditional(Statement(var, "=", expr))
             x = sympy.Symbol(var, real=True)
             coeff, rest = expr.as_coeff_Mul()
-            if not unless and rest == x and coeff.is_Number:
-                commits.append({"comment": comment,
-                                "code": f"{tgt}.mul_({self.const(float(coeff))})"})
+            if cond is None and rest == x and coeff.is_Number:
+                commits.append(Line(f"{tgt}.mul_({self.const(float(coeff))})", comment))
                 continue
             if isinstance(expr, sympy.Symbol) and expr.name.startswith("_"):
                 value = pr.doprint(expr)
             else:
                 value = f"_new_{var}"
-                lines.append({"comment": comment, "code": self.assign(pr, value, expr)})
+                lines.append(Line(self.assign(pr, value, expr), comment))
                 comment = ""
-            if unless:
-                code = f"torch.where({notref}, {value}, {tgt}, out={tgt})"
-                if "unless refractory" not in comment:
-                    comment = (comment + " " if comment else "") + "(unless refractory)"
+            if cond is not None:  # committed only where cond holds
+                code = f"torch.where({pr.doprint(cond)}, {value}, {tgt}, out={tgt})"
             elif pr.is_tensor(expr):
                 code = f"{tgt}.copy_({value})"
             else:
                 code = f"{tgt}.fill_({value})"
-            commits.append({"comment": comment, "code": code})
-        return render("torch", "state_update.j2", pop={
-            "name": pop.name, "size": pop.size, "model": pop.model_name,
-            "method": pop.method_used or "-", "equations": [o.text for o in pop.odes],
-            "subexpressions": list(pop.subexpression_texts.values()),
-            "refractory": refr, "lines": lines + commits})
+            commits.append(Line(code, comment))
+        return render("torch", "update_state.j2", c=UpdateStateContext(
+            name=pop.name, size=pop.size, model=pop.model_name,
+            method=pop.method_used or "-", equations=[o.text for o in pop.odes],
+            subexpressions=list(pop.subexpression_texts.values()), lines=lines + commits))
 
-    def threshold(self, pop: ir.Population) -> str | None:
-        if not pop.has_spikes:
-            return None
+    def threshold(self, pop: ir.Population, L: int) -> str:
+        """Spikes of ``pop`` (kept for ``L`` steps when its pathways have delays)."""
         spk = self.local(pop.name, role="spk")
         shape = self.local(pop.name, role="shape")
-        lines: list[str] = []
+        cond: str | None = None
+        table: SpikeTable | None = None
         if pop.kind == "neuron":
             pr, _ = self.pop_printer(pop)
             cond = pr.doprint(pop.threshold)
             if not pr.is_tensor(pop.threshold):
                 cond = f"torch.full({shape}, bool({cond}), device=DEVICE)"
-            if pop.refractory is not None:
-                cond = f"{cond} & {self.local(pop.name, role='notref')}"
-            lines.append(f"{spk} = {cond}")
             text = pop.threshold_text
         elif pop.kind == "poisson":
             pr, _ = self.pop_printer(pop)
             names = dict(pr.names)
             names["t"] = "t"
-            pr = TorchPrinter(names, pr.tensors, pr.rand_shape)
+            pr = self.printer(names, pr.tensors, pr.rand_shape)
             rate = pr.doprint(pop.rates)
-            lines.append(f"{spk} = torch.rand({shape}, generator=GEN, device=DEVICE, "
-                         f"dtype=DTYPE) < ({rate}) * {self.p.dt!r}")
+            cond = (f"torch.rand({shape}, generator=GEN, device=DEVICE, dtype=DTYPE) "
+                    f"< ({rate}) * {self.p.dt!r}")
             text = f"Poisson, rates = {pop.rates}"
         else:
             self.out.host[key(pop.name, "steps")] = pop.spike_steps
             steps = self.local(pop.name, role="steps")
-            self.bindings.append(f'{steps} = H["{key(pop.name, "steps")}"]')
+            self.bind(steps, f'H["{key(pop.name, "steps")}"]')
             idx = self.bind_array(pop.name, "indices", pop.spike_indices)
-            self.bind_shape(pop)
-            lines += [f"{spk} = torch.zeros({shape}, dtype=torch.bool, device=DEVICE)",
-                      f"_lo = int(np.searchsorted({steps}, n, 'left'))",
-                      f"_hi = int(np.searchsorted({steps}, n, 'right'))",
-                      "if _hi > _lo:",
-                      f"    {spk}[:, {idx}[_lo:_hi]] = True"]
+            table = SpikeTable(steps, idx, self.bind_shape(pop))
+            self.need_np = True
             text = f"spike generator ({len(pop.spike_steps)} spikes)"
+        lines: list[Line] = []
         if pop.name in self.need_idx:
-            lines.append(f"{self.local(pop.name, role='idx')} = {spk}.view(-1).nonzero()"
-                         ".squeeze(1)")
-        L = self.hist_len.get(pop.name, 1)
+            lines.append(Line(f"{self.local(pop.name, role='idx')} = {spk}.view(-1)"
+                              ".nonzero().squeeze(1)"))
         if L > 1:
             self.out.state[key(pop.name, "_spike_history")] = StateSpec(
                 (L, self.B * pop.size), "bool", 0.0)
             h = self.bind_state(pop.name, "_spike_history")
-            lines.append(f"{h}[n % {L}].copy_({spk}.view(-1))")
-        return render("torch", "threshold.j2", pop={"name": pop.name, "text": text,
-                                                    "lines": lines})
+            lines.append(Line(f"{h}[n % {L}].copy_({spk}.view(-1))"))
+        return render("torch", "threshold.j2", c=ThresholdContext(
+            name=pop.name, text=text, spikes=spk, condition=cond, table=table, lines=lines))
 
-    def reset(self, pop: ir.Population) -> str | None:
-        if pop.kind != "neuron" or pop.threshold is None:
-            return None
+    def reset(self, pop: ir.Population) -> str:
         pr, names = self.pop_printer(pop)
         spk = self.local(pop.name, role="spk")
-        lines = []
+        lines: list[Line] = []
         for st in pop.reset:
             st = st.as_assignment()
             tgt = names[st.target]
             if not pr.is_tensor(st.expr):
-                lines.append({"comment": st.comment,
-                              "code": f"{tgt}.masked_fill_({spk}, {pr.doprint(st.expr)})"})
+                code = f"{tgt}.masked_fill_({spk}, {pr.doprint(st.expr)})"
             else:
-                lines.append({"comment": st.comment, "code":
-                              f"{tgt}.copy_(torch.where({spk}, {pr.doprint(st.expr)}, {tgt}))"})
-        if "lastspike" in pop.variables:
-            lines.append({"comment": "lastspike = t (in steps)",
-                          "code": f"{names['lastspike']}.masked_fill_({spk}, n)"})
-        if "not_refractory" in pop.variables:
-            lines.append({"comment": "refractory from now on",
-                          "code": f"{names['not_refractory']}.masked_fill_({spk}, False)"})
-        if not lines:
-            return None
-        return render("torch", "reset.j2", pop={"name": pop.name, "lines": lines})
+                code = f"{tgt}.copy_(torch.where({spk}, {pr.doprint(st.expr)}, {tgt}))"
+            lines.append(Line(code, st.comment))
+        return render("torch", "reset.j2", c=ResetContext(pop.name, lines))
 
     # ------------------------------------------------------------ synapses
-    def temporary(self, printer: TorchPrinter, st: Statement) -> dict[str, str]:
+    def temporary(self, printer: TorchPrinter, st: Statement) -> Line:
         """``st`` (a temporary, e.g. a common subexpression) as a template line; the
         printer knows its name afterwards."""
         tensor = printer.is_tensor(st.expr)
-        code = self.assign(printer, st.target, st.expr) + ("" if tensor else "  # scalar")
+        name = printer.names.get(st.target, st.target)  # a carried one has its local
+        code = self.assign(printer, name, st.expr) + ("" if tensor else "  # scalar")
         if tensor:
             printer.tensors.add(st.target)
-        printer.names[st.target] = st.target
-        comment = "" if st.comment == "common subexpression" else st.comment
-        return {"comment": comment, "code": code}
+        printer.names[st.target] = name
+        return Line(code, "" if st.comment == "common subexpression" else st.comment)
 
-    def synapse_update(self, pr: ir.Projection) -> str | None:
+    def update_synapses(self, pr: ir.Projection) -> str:
         """The clock-driven equations of a projection, for every synapse ([batch, S]
         tensors): the pre/post variables they read are gathered per synapse first."""
-        if not pr.clock_update:
-            return None
         names: dict[str, str] = {}
         tensors: set[str] = set()
         for k in pr.variables:
             names[k] = self.bind_state(pr.name, k)
             tensors.add(k)
         names["t"] = self.time_name(pr.time_scale)
-        shape = self.local(pr.name, role="shape")
-        line = f"{shape} = ({self.B}, {pr.n_synapses})"
-        if line not in self.bindings:
-            self.bindings.append(line)
+        shape = self.bind(self.local(pr.name, role="shape"), f"({self.B}, {pr.n_synapses})")
         used = {sy.name for st in pr.clock_update for sy in st.expr.free_symbols}
-        gathers: list[dict[str, str]] = []
+        gathers: list[Line] = []
         for side, pop_name, index in (("pre", pr.pre, pr.i), ("post", pr.post, pr.j)):
             for k in self.p.populations[pop_name].variables:
                 sname = f"{k}_{side}"
@@ -343,19 +327,18 @@ class _Gen:
                 idx = self.bind_array(pr.name, "i" if side == "pre" else "j", index)
                 names[sname] = f"_{sname}"
                 tensors.add(sname)
-                gathers.append({"comment": f"{sname}: {pop_name}.{k} of each synapse's "
-                                           f"{side}synaptic neuron",
-                                "code": f"_{sname} = {self.bind_state(pop_name, k)}"
-                                        f".index_select(1, {idx})"})
+                gathers.append(Line(
+                    f"_{sname} = {self.bind_state(pop_name, k)}.index_select(1, {idx})",
+                    f"{sname}: {pop_name}.{k} of each synapse's {side}synaptic neuron"))
         for k, index in (("i", pr.i), ("j", pr.j)):
             if k in used:  # [batch, S] like the state (in-place sums need the full shape)
                 names[k] = self.bind_array(pr.name, f"{k}_value", np.tile(
                     index.astype(np.float64), (self.B, 1)))
                 tensors.add(k)
-        printer = TorchPrinter(names, tensors, rand_shape=shape, constant=self.const)
+        printer = self.printer(names, tensors, shape, constant=True)
         state_vars = {o.name for o in pr.clock_odes}
-        lines: list[dict[str, str]] = []
-        commits: list[dict[str, str]] = []
+        lines: list[Line] = []
+        commits: list[Line] = []
         # temporaries in order (they read old values only), then the new values committed
         for st in pr.clock_update:
             if st.target not in state_vars:
@@ -370,22 +353,22 @@ class _Gen:
             elif isinstance(st.expr, sympy.Symbol) and st.expr.name.startswith("_"):
                 code = f"{tgt}.copy_({printer.doprint(st.expr)})"
             else:
-                lines.append({"comment": st.comment,
-                              "code": self.assign(printer, f"_new_{st.target}", st.expr)})
+                lines.append(Line(self.assign(printer, f"_new_{st.target}", st.expr),
+                                  st.comment))
                 code = f"{tgt}.copy_(_new_{st.target})"
-            commits.append({"comment": st.comment, "code": code})
-        return render("torch", "synapse_update.j2", syn={
-            "name": pr.name, "pre": pr.pre, "post": pr.post, "n_syn": pr.n_synapses,
-            "method": pr.clock_method_used or "-",
-            "equations": [o.text for o in pr.clock_odes],
-            "subexpressions": list(pr.subexpression_texts.values()),
-            "lines": gathers + lines + commits})
+            commits.append(Line(code, st.comment))
+        return render("torch", "update_synapses.j2", c=UpdateSynapsesContext(
+            name=pr.name, pre=pr.pre, post=pr.post, n_syn=pr.n_synapses,
+            method=pr.clock_method_used or "-", equations=[o.text for o in pr.clock_odes],
+            subexpressions=list(pr.subexpression_texts.values()),
+            lines=gathers + lines + commits))
 
-    def pathway(self, pr: ir.Projection, direction: str) -> str | None:
+    def pathway(self, pr: ir.Projection, stage: plan.Pathway) -> str:
+        """The event code of ``stage`` for the synapses of the neurons that spiked, one
+        block per delay (the delayed spikes come from the source's spike history)."""
+        direction = stage.direction
         statements = pr.on_pre if direction == "on_pre" else pr.on_post
-        if not statements or pr.n_synapses == 0:  # no synapse: nothing to deliver
-            return None
-        src = pr.pre if direction == "on_pre" else pr.post
+        src = stage.source
         src_index = pr.i if direction == "on_pre" else pr.j
         n_src = self.p.populations[src].size
         n_pre = self.p.populations[pr.pre].size
@@ -405,21 +388,24 @@ class _Gen:
         for side, pop in (("pre", pre_pop), ("post", post_pop)):
             for k in pop.variables:
                 side_flat[f"{k}_{side}"] = self.bind_state(pop.name, k, flat=True)
-        groups = []
-        uniq = np.unique(delays)
+        # the per-synapse indices the event code needs (names it reads or writes)
+        names = names_in(statements) | names_in(pr.update)
+        used = {"_pre": any(n.endswith("_pre") and n in side_flat for n in names),
+                "_post": any(n.endswith("_post") and n in side_flat for n in names),
+                "_sidx": bool(pr.update) or bool(names & set(pr.variables))}
+        groups: list[DelayGroup] = []
+        uniq = stage.delays
         fast = None if pr.update else self.constant_additive(pr, statements, direction)
         for gk, d in enumerate(uniq):
             sel = np.arange(S) if delays.size == 1 else np.nonzero(delays == d)[0]
             ell, full = ell_table(src_index[sel], sel, n_src)
-            lines: list[str] = []
             if d == 0:
-                lines.append(f"_idx = {self.local(src, role='idx')}")
+                spikes = self.local(src, role="idx")
             else:
                 L = self.hist_len[src]
-                lines.append(f"_idx = {self.local(src, '_spike_history')}[(n - {int(d)}) % {L}]"
-                             ".nonzero().squeeze(1)")
-            lines.append("if _idx.numel():")
-            body: list[str] = []
+                spikes = (f"{self.local(src, '_spike_history')}[(n - {int(d)}) % {L}]"
+                          ".nonzero().squeeze(1)")
+            body: list[Line] = []
             if fast is not None:
                 # every statement adds a constant to a target-side variable: gather the
                 # target indices of all synapses of the spiking neurons at once (padding
@@ -429,61 +415,57 @@ class _Gen:
                 t_name = self.bind_array(pr.name, f"{direction}_target_ell{gk}", tgt_ell)
                 n_tgt = n_post if direction == "on_pre" else n_pre
                 if B == 1:
-                    body.append(f"_tgt = {t_name}[_idx].view(-1)")
+                    body.append(Line(f"_tgt = {t_name}[_idx].view(-1)"))
                 else:
-                    body.append(f"_tgt = ({t_name}[_idx % {n_src}] + (_idx // {n_src})"
-                                f"[:, None] * {n_tgt}).view(-1)")
+                    body.append(Line(f"_tgt = ({t_name}[_idx % {n_src}] + (_idx // {n_src})"
+                                     f"[:, None] * {n_tgt}).view(-1)"))
                 if full:
                     val = f"{ones}[:_tgt.shape[0]]"
                 else:
                     v_name = self.bind_array(pr.name, f"{direction}_valid_ell{gk}",
                                              (ell >= 0).astype(np.float64))
-                    body.append(f"_val = {v_name}[_idx{'' if B == 1 else f' % {n_src}'}]"
-                                ".view(-1)")
+                    body.append(Line(f"_val = {v_name}[_idx{'' if B == 1 else f' % {n_src}'}]"
+                                     ".view(-1)"))
                     val = "_val"
-                for st, flat, value in fast:
-                    sign = "-" if st.op == "-=" else ""
-                    body.append(f"# {comment_text(st.comment or st)}")
-                    body.append(f"{flat}.index_add_(0, _tgt, {val}, alpha={sign}({value}))")
-                lines += ["    " + b for b in body]
-                groups.append({"delay": int(d), "n_syn": int(sel.size), "lines": lines})
+                adds = [Line(f"{flat}.index_add_(0, _tgt, {val}, "
+                             f"alpha={'-' if st.op == '-=' else ''}({value}))",
+                             str(st.comment or st)) for st, flat, value in fast]
+                groups.append(DelayGroup(int(d), int(sel.size), spikes, body, None, adds))
                 continue
             ell_name = self.bind_array(pr.name, f"{direction}_ell{gk}", ell)
-            code = self.event_code(pr, statements, syn_names, side_flat, ones)
-            used = "\n".join(code)
+            update, code = self.event_code(pr, statements, syn_names, side_flat, ones)
             if B == 1:
-                body.append(f"_syn = {ell_name}[_idx]")
-                body.append("_syn = _syn[_syn >= 0]" if not full else "_syn = _syn.view(-1)")
-                if "_pre" in used:
-                    body.append(f"_pre = {pre_arr}[_syn]")
-                if "_post" in used:
-                    body.append(f"_post = {post_arr}[_syn]")
-                if "_sidx" in used:
-                    body.append("_sidx = _syn")
+                body.append(Line(f"_syn = {ell_name}[_idx]"))
+                body.append(Line("_syn = _syn[_syn >= 0]" if not full else "_syn = _syn.view(-1)"))
+                if used["_pre"]:
+                    body.append(Line(f"_pre = {pre_arr}[_syn]"))
+                if used["_post"]:
+                    body.append(Line(f"_post = {post_arr}[_syn]"))
+                if used["_sidx"]:
+                    body.append(Line("_sidx = _syn"))
             else:
-                body.append(f"_b = _idx // {n_src}")
-                body.append(f"_syn = {ell_name}[_idx % {n_src}]")
-                body.append("_b = _b[:, None].expand_as(_syn)")
+                body.append(Line(f"_b = _idx // {n_src}"))
+                body.append(Line(f"_syn = {ell_name}[_idx % {n_src}]"))
+                body.append(Line("_b = _b[:, None].expand_as(_syn)"))
                 if not full:
-                    body += ["_keep = _syn >= 0", "_syn = _syn[_keep]", "_b = _b[_keep]"]
+                    body += [Line("_keep = _syn >= 0"), Line("_syn = _syn[_keep]"),
+                             Line("_b = _b[_keep]")]
                 else:
-                    body += ["_syn = _syn.reshape(-1)", "_b = _b.reshape(-1)"]
-                if "_pre" in used:
-                    body.append(f"_pre = {pre_arr}[_syn] + _b * {n_pre}")
-                if "_post" in used:
-                    body.append(f"_post = {post_arr}[_syn] + _b * {n_post}")
-                if "_sidx" in used:
-                    body.append(f"_sidx = _syn + _b * {S}")
-            body.append("_k = _syn.shape[0]")
-            body += code
-            lines += ["    " + b for b in body]
-            groups.append({"delay": int(d), "n_syn": int(sel.size), "lines": lines})
+                    body += [Line("_syn = _syn.reshape(-1)"), Line("_b = _b.reshape(-1)")]
+                if used["_pre"]:
+                    body.append(Line(f"_pre = {pre_arr}[_syn] + _b * {n_pre}"))
+                if used["_post"]:
+                    body.append(Line(f"_post = {post_arr}[_syn] + _b * {n_post}"))
+                if used["_sidx"]:
+                    body.append(Line(f"_sidx = _syn + _b * {S}"))
+            body.append(Line("_k = _syn.shape[0]"))
+            groups.append(DelayGroup(int(d), int(sel.size), spikes, body, update, code))
         text = pr.on_pre_text if direction == "on_pre" else pr.on_post_text
         source_lines = [f"{direction}: {ln.strip()}" for ln in text.strip().splitlines()]
-        return render("torch", "synapses.j2", path={
-            "name": pr.name, "pre": pr.pre, "post": pr.post, "n_syn": S,
-            "direction": f"{direction} (spikes of {src})", "source_lines": source_lines,
-            "groups": groups})
+        return render("torch", "pathway.j2", c=PathwayContext(
+            name=pr.name, pre=pr.pre, post=pr.post, n_syn=S,
+            direction=f"{direction} (spikes of {src})", source_lines=source_lines,
+            groups=groups))
 
     def constant_additive(self, pr: ir.Projection, statements: list[Statement],
                           direction: str) -> list[tuple[Statement, str, str]] | None:
@@ -491,7 +473,7 @@ class _Gen:
         on_pre, pre for on_post), the (statement, flat target, printed value) list."""
         side = "_post" if direction == "on_pre" else "_pre"
         pop = self.p.populations[pr.post if direction == "on_pre" else pr.pre]
-        printer = TorchPrinter({"t": self.time_name(pr.time_scale)}, set(), "(_k,)")
+        printer = self.printer({"t": self.time_name(pr.time_scale)}, set(), "(_k,)")
         out = []
         for st in statements:
             if st.op not in ("+=", "-=") or not st.target.endswith(side) \
@@ -504,7 +486,9 @@ class _Gen:
 
     def event_code(self, pr: ir.Projection, statements: list[Statement],
                    syn_names: dict[str, str], side_flat: dict[str, str], ones: str
-                   ) -> list[str]:
+                   ) -> tuple[EventDrivenUpdate | None, list[Line]]:
+        """The event-driven update of the synapses of the spikes (if the projection has
+        event-driven equations) and the event code ``statements``."""
         names: dict[str, str] = {}
         tensors: set[str] = set()
         for k, flat in syn_names.items():
@@ -517,27 +501,27 @@ class _Gen:
         names["i"] = f"{self.local(pr.name, 'i', kind='array')}[_syn].to(DTYPE)"
         names["j"] = f"{self.local(pr.name, 'j', kind='array')}[_syn].to(DTYPE)"
         tensors |= {"i", "j"}
-        printer = TorchPrinter(names, tensors, rand_shape="(_k,)")
-        lines = []
+        printer = self.printer(names, tensors, "(_k,)")
+        update = None
         if pr.update:
             last = syn_names["lastupdate"]
             printer.names["_elapsed"] = "_elapsed"
             printer.tensors.add("_elapsed")
-            lines.append(f"# event-driven ({pr.method_used}): advance to t from the last event")
-            for o in pr.odes:
-                lines.append(f"#   {comment_text(o.text)}")
-            lines.append(f"_elapsed = (n - {last}[_sidx]).to(DTYPE) * "
-                         f"{self.p.dt * pr.time_scale!r}")
+            advance = [Line(f"_elapsed = (n - {last}[_sidx]).to(DTYPE) * "
+                            f"{self.p.dt * pr.time_scale!r}")]
             for st in pr.update:
                 if st.target.startswith("_"):
                     printer.names[st.target] = st.target
                     printer.tensors.add(st.target)
-                    lines.append(f"{st.target} = {printer.doprint(st.expr)}")
+                    advance.append(Line(f"{st.target} = {printer.doprint(st.expr)}"))
                 else:
-                    lines.append(f"{syn_names[st.target]}.index_put_((_sidx,), "
-                                 f"{printer.doprint(st.expr)})")
+                    advance.append(Line(f"{syn_names[st.target]}.index_put_((_sidx,), "
+                                        f"{printer.doprint(st.expr)})"))
+            update = EventDrivenUpdate(pr.method_used or "-", [o.text for o in pr.odes],
+                                       advance)
+        lines: list[Line] = []
         for st in statements:
-            lines.append(f"# {comment_text(st.comment or st)}")
+            comment = str(st.comment or st)
             tgt = st.target
             if tgt in syn_names:
                 flat, index = syn_names[tgt], "_sidx"
@@ -549,113 +533,85 @@ class _Gen:
                 sign = "" if st.op == "+=" else "-"
                 if tensor:
                     alpha = ", alpha=-1" if sign else ""
-                    lines.append(f"{flat}.index_add_(0, {index}, {value}{alpha})")
+                    code = f"{flat}.index_add_(0, {index}, {value}{alpha})"
                 else:
-                    lines.append(f"{flat}.index_add_(0, {index}, {ones}[:_k], "
-                                 f"alpha={sign}({value}))")
+                    code = f"{flat}.index_add_(0, {index}, {ones}[:_k], alpha={sign}({value}))"
             elif st.op == "=":
                 if tensor:
-                    lines.append(f"{flat}.index_put_(({index},), {value})")
+                    code = f"{flat}.index_put_(({index},), {value})"
                 else:
-                    lines.append(f"{flat}.index_fill_(0, {index}, {value})")
+                    code = f"{flat}.index_fill_(0, {index}, {value})"
             else:  # *=, /=
                 v = value if tensor else f"{ones}[:_k] * ({value})"
                 if st.op == "/=":
                     v = f"1.0 / ({v})"
-                lines.append(f"{flat}.index_reduce_(0, {index}, {v}, 'prod')")
+                code = f"{flat}.index_reduce_(0, {index}, {v}, 'prod')"
+            lines.append(Line(code, comment))
         if pr.update:
-            lines.append(f"{syn_names['lastupdate']}.index_fill_(0, _sidx, n)")
-        return lines
+            lines.append(Line(f"{syn_names['lastupdate']}.index_fill_(0, _sidx, n)"))
+        return update, lines
 
     # ------------------------------------------------------------ monitors
-    def monitor(self, m: ir.Monitor) -> str | None:
+    def record_state(self, m: ir.Monitor) -> str:
+        """A state monitor records its variables (of all or of the chosen neurons)."""
         pop = self.p.populations[m.target]
-        lines = []
-        if m.kind in ("spike", "rate"):
-            lines.append(f'rec["{m.name}"].append((n, {self.local(pop.name, role="idx")}))')
-        else:
-            pr, names = self.pop_printer(pop)
-            rec = m.record if m.record is not None else np.arange(pop.size)
-            all_ = rec.size == pop.size and np.array_equal(rec, np.arange(pop.size))
-            idx = None if all_ else self.bind_array(m.name, "record", rec.astype(np.int64))
-            for v in m.variables:
-                expr = (pop.subexpressions[v] if v in pop.subexpressions
-                        else sympy.Symbol(v, real=True))
-                value = pr.doprint(expr)
-                if not pr.is_tensor(expr):
-                    value = (f"torch.full({self.local(pop.name, role='shape')}, {value}, "
-                             "device=DEVICE, dtype=DTYPE)")
-                if all_:
-                    code = f"{value}.clone()" if v in pop.variables else value
-                else:
-                    code = f"({value}).index_select(1, {idx})"
-                lines.append(f'rec["{m.name}.{v}"].append({code})')
-        return render("torch", "monitors.j2", mon={"name": m.name, "kind": m.kind,
-                                                   "target": m.target, "lines": lines})
+        pr, _ = self.pop_printer(pop)
+        rec = m.record if m.record is not None else np.arange(pop.size)
+        all_ = rec.size == pop.size and np.array_equal(rec, np.arange(pop.size))
+        idx = None if all_ else self.bind_array(m.name, "record", rec.astype(np.int64))
+        lines: list[Line] = []
+        for v in m.variables:
+            expr = (pop.subexpressions[v] if v in pop.subexpressions
+                    else sympy.Symbol(v, real=True))
+            value = pr.doprint(expr)
+            if not pr.is_tensor(expr):
+                value = (f"torch.full({self.local(pop.name, role='shape')}, {value}, "
+                         "device=DEVICE, dtype=DTYPE)")
+            if all_:
+                code = f"{value}.clone()" if v in pop.variables else value
+            else:
+                code = f"({value}).index_select(1, {idx})"
+            lines.append(Line(f'rec["{m.name}.{v}"].append({code})'))
+        return render("torch", "record_state.j2", c=RecordStateContext(m.name, m.target, lines))
 
-    # ------------------------------------------------------------ schedules
-    def brian2_blocks(self) -> list[str | None]:
-        """Brian2's order: state monitors (start of step), all state updates, all
-        thresholds (and spike monitors), all on_pre pathways, all on_post, all resets."""
-        p = self.p
-        pops = list(p.populations.values())
-        blocks: list[str | None] = []
-        blocks += [self.monitor(m) for m in p.monitors.values() if m.kind == "state"]
-        blocks += [self.state_update(pop) for pop in pops]
-        # clock-driven synaptic equations: with the state updates (Brian2's "groups"
-        # slot), after the neurons', before thresholds take effect (events, resets)
-        blocks += [self.synapse_update(pr) for pr in p.projections.values()]
-        blocks += [self.threshold(pop) for pop in pops]
-        blocks += [self.monitor(m) for m in p.monitors.values() if m.kind != "state"]
-        for pr in p.projections.values():
-            blocks.append(self.pathway(pr, "on_pre"))
-        for pr in p.projections.values():
-            blocks.append(self.pathway(pr, "on_post"))
-        blocks += [self.reset(pop) for pop in pops]
-        return blocks
+    def record_spikes(self, m: ir.Monitor) -> str:
+        """A spike or rate monitor records the indices of this step's spikes."""
+        return render("torch", "record_spikes.j2", c=RecordSpikesContext(
+            m.name, m.kind, m.target, self.local(m.target, role="idx")))
 
-    def layered_blocks(self) -> list[str | None]:
-        """The ``"layered"`` order: state monitors (start of step), then one population
-        at a time in ``Program.order``: its state update, the clock-driven equations of
-        the projections into it, its threshold (and spike monitors), its outgoing on_pre
-        pathways, the on_post pathways of the projections into it, its reset, and then
-        the pathways of its self-projections (so that they act from the next step on,
-        as every other recurrent projection does)."""
+    # ------------------------------------------------------------ stages
+    def stage(self, s: Stage) -> str:
+        """The code of one stage of the plan."""
         p = self.p
-        projections = list(p.projections.values())
-        blocks: list[str | None] = [self.monitor(m) for m in p.monitors.values()
-                                    if m.kind == "state"]
-        order = layered_order(p)
-        for k, name in enumerate(order):
-            pop = p.populations[name]
-            blocks.append(f"        # ######## {k + 1}/{len(order)}: "
-                          f"{comment_text(f'{name} ({layer_reason(p, name)})')} ########")
-            blocks.append(self.state_update(pop))
-            blocks += [self.synapse_update(pr) for pr in projections if pr.post == name]
-            blocks.append(self.threshold(pop))
-            blocks += [self.monitor(m) for m in p.monitors.values()
-                       if m.kind != "state" and m.target == name]
-            before, after = slot_pathways(p, name)
-            blocks += [self.pathway(pr, d) for pr, d in before]
-            blocks.append(self.reset(pop))
-            blocks += [self.pathway(pr, d) for pr, d in after]
-        return blocks
+        if isinstance(s, plan.Slot):
+            return render("torch", "slot.j2", c=SlotContext(s.index, s.count, s.population,
+                                                            s.reason))
+        if isinstance(s, plan.RecordState):
+            return self.record_state(p.monitors[s.monitor])
+        if isinstance(s, plan.RecordSpikes):
+            return self.record_spikes(p.monitors[s.monitor])
+        if isinstance(s, plan.UpdateState):
+            return self.update_state(p.populations[s.population])
+        if isinstance(s, plan.UpdateSynapses):
+            return self.update_synapses(p.projections[s.projection])
+        if isinstance(s, plan.Threshold):
+            return self.threshold(p.populations[s.population], s.history)
+        if isinstance(s, plan.Pathway):
+            return self.pathway(p.projections[s.projection], s)
+        return self.reset(p.populations[s.population])
 
     # ------------------------------------------------------------ module
     def generate(self) -> Generated:
         p = self.p
-        pops = list(p.populations.values())
-        blocks = self.layered_blocks() if p.schedule == "layered" else self.brian2_blocks()
-        scales = {pop.time_scale for pop in pops}
-        self.out.source = render(
-            "torch", "network.py.j2", net_name="network", dt_ms=f"{p.dt * 1e3:g}",
-            dt_s=repr(p.dt), dt_ms_exact=repr(p.dt * 1e3), batch=p.batch,
-            passes=" -> ".join(p.passes) or "none", bindings=self.bindings,
-            schedule=schedule_notes(p),
-            need_t_ms=self.need_t_ms or 1000.0 in scales,
-            blocks=[b.strip("\n") for b in blocks if b])
-        self.out.source = self.out.source.replace("import torch\n",
-                                                  "import numpy as np\nimport torch\n", 1)
+        blocks = [self.stage(s).strip("\n") for s in stage_plan(p).stages]
+        scales = {pop.time_scale for pop in p.populations.values()}
+        self.out.source = render("torch", "network.py.j2", c=NetworkContext(
+            name="network", dt_ms=f"{p.dt * 1e3:g}", dt_s=repr(p.dt),
+            dt_ms_exact=repr(p.dt * 1e3), batch=p.batch,
+            passes=" -> ".join(p.passes) or "none", schedule=stage_plan(p).notes,
+            helpers=frozenset().union(*(pr.helpers for pr in self.printers)),
+            numpy=self.need_np, bindings=[Line(f"{k} = {v}") for k, v in self.bindings.items()],
+            need_t_ms=self.need_t_ms or 1000.0 in scales, blocks=blocks))
         return self.out
 
 

@@ -13,77 +13,63 @@ nothing; for a spiking neuron its row of the synapse table (ELL) is loaded and t
 pathway's statements run per synapse, with atomic adds on the target side.
 Resets that synapses could observe run after the pathways, as in Brian2.
 
-That is Brian2's launch order (all population kernels, clock-driven kernels, on_pre,
-on_post, deferred resets). Under ``schedule="layered"`` the same kernels are launched one
-population at a time in ``Program.order`` (see :meth:`_Gen.layered_launches`); state
-monitors of a population that synaptic kernels change before its own kernel runs record
-in a kernel of their own, launched first.
+Which kernels there are, what each fuses and their launch order are the stage plan's
+(``StagePlan.kernels``, :mod:`snncc.passes.plan`): under Brian2's schedule all population
+kernels, clock-driven kernels, on_pre, on_post, deferred resets; under
+``schedule="layered"`` the same kernels one population at a time.
 
-Expressions are printed by :class:`~snncc.backends.triton.printer.TritonPrinter`; the
-kernels and the launch code are framed by ``templates/triton/*.j2``; nothing here parses
-strings. Kernels read the step counter from device memory, so the host only launches
-and a CUDA graph can replay a block of steps.
+Kernel reuse: kernels whose text is the same compile once. Synaptic kernels (pathway,
+dense pathway, clock-driven update) and deferred resets are written so that two uses
+differing only in sizes and constants have the same text: their pointer arguments are
+named by role and position (``post0_ptr_``: the first postsynaptic variable the code
+writes or reads), never by user variable; the sizes they depend on (neurons, synapses,
+row length, history length, delay) are plain int arguments (not specialized); every
+non-integer number of their statements (outside the float64 time ``t``) is a constant
+``c<k>_`` read from a per-launch tensor of the kernel's dtype ``DT`` (exact in float64,
+unlike a float kernel argument). What sets a tile shape (``BLOCK``, ``BLOCK_F``, ``DT``)
+stays constexpr; integers in statements (refractory periods in steps, exponents) and
+random-draw streams stay in the text. Their equation comments are shown at each launch
+in ``step()``, and a shared function's docstring lists its uses. Population kernels
+and spike sources keep their numbers and comments inline.
+
+Expressions are printed by :class:`~snncc.backends.triton.printer.TritonPrinter`; each
+stage is rendered from ``templates/triton/<stage>.j2`` with its typed context
+(:mod:`snncc.backends.triton.contexts`); nothing here parses or patches text. Kernels
+read the step counter from device memory, so the host only launches and a CUDA graph can
+replay a block of steps.
 """
 
 from __future__ import annotations
 
 import builtins
 import keyword
-from dataclasses import dataclass, field
+from dataclasses import replace
 
 import numpy as np
 import sympy
 
-from snncc.backends import common
-from snncc.backends.common import (
-    StateSpec,
-    after_reset,
-    ell_table,
-    layer_reason,
-    layered_order,
-    schedule_notes,
-    slot_pathways,
-)
+from snncc.backends.common import Generated, Line, Recorder, StateSpec, ell_table, stage_plan
+from snncc.backends.printing import py_float
 from snncc.backends.templating import render
+from snncc.backends.triton import contexts as cx
+from snncc.backends.triton.contexts import KernelFrame, Load
 from snncc.backends.triton.printer import TritonPrinter
 from snncc.errors import BackendError
+from snncc.ir import plan
 from snncc.ir import program as ir
-from snncc.ir.program import refractory_steps
-from snncc.ir.statements import Statement
-
-DENSE_MIN_DENSITY = 0.25  # fraction of all pairs above which on_pre is a spike-matmul
-
-
-@dataclass
-class Recorder:
-    """A device buffer a monitor records into, ``[chunk steps, lanes]``: ``raster``
-    (int8 spikes of a population) or ``state`` (values of recorded neurons)."""
-
-    key: str
-    kind: str  # raster | state
-    lanes: int
-    dtype: str  # int8 | float
-
-
-@dataclass
-class Generated(common.Generated):
-    """What the triton backend produces: also the monitors' device buffers."""
-
-    recorders: dict[str, Recorder] = field(default_factory=dict)
-    # monitor name -> (kind, recorder key(s), population lanes, population size)
-    monitors: dict[str, tuple] = field(default_factory=dict)
-    loop: str = "device"  # the runtime drives the step loop (chunks, CUDA graphs)
-
+from snncc.ir.functions import rand, randn
+from snncc.ir.statements import Statement, names_in
 
 # Names in a generated kernel, in four namespaces that cannot meet: the user's variables
 # (never starting with "_"; renamed by _local where they would shadow an argument, a
 # module or a builtin, or end with "_"), the IR's temporaries (starting with "_"), the
 # kernel's own locals (ending with "_", e.g. step_, offs_, spk_) and pointers (ending
-# with "_ptr_": <var>_var_ptr_ for the owner's variables, <var>_<side>_side_ptr_ for a
-# synapse's pre/post neurons, <monitor>_slot_ptr_ and <monitor>_rec<k>_ptr_ for the k-th
-# variable a state monitor records, and fixed ones: hist_ptr_, ell_ptr_, ...). Each
-# pattern ends differently, so no user name makes two pointers one (a variable "hist"
-# has hist_var_ptr_, not the spike history's hist_ptr_).
+# with "_ptr_": <var>_var_ptr_ for the owner's variables, <side><k>_ptr_ for the k-th
+# variable of a synapse's pre/post neurons, <monitor>_slot_ptr_ and <monitor>_rec<k>_ptr_
+# for the k-th variable a state monitor records, and fixed ones: hist_ptr_, ell_ptr_,
+# consts_ptr_, ...), and size arguments and constants (ending with "_": n_src_, c0_, ...).
+# Each pattern ends differently, so no user name makes two pointers one (a variable
+# "hist" has hist_var_ptr_, not the spike history's hist_ptr_).
 _KERNEL_NAMES = frozenset({"seed", "lanes", "size", "step_ptr", "step_off", "DT", "BLOCK",
                            "BLOCK_F", "tl", "triton", "torch", "_m", "_r"}
                           | set(dir(builtins)) | set(keyword.kwlist))
@@ -103,48 +89,34 @@ def _sym(name: str) -> sympy.Symbol:
     return sympy.Symbol(name, real=True)
 
 
-def _names_in(statements: list[Statement]) -> set[str]:
-    out: set[str] = set()
-    for st in statements:
-        out.add(st.target)
-        out |= {s.name for s in st.expr.free_symbols}
-    return out
+class _ConstPrinter(TritonPrinter):
+    """A :class:`TritonPrinter` for kernels whose numbers are arguments: each number it
+    prints (outside a float64 expression of ``t``) is the next constant ``c<k>_`` of the
+    kernel, its value appended to ``consts``; integers stay literals."""
+
+    def __init__(self, names: dict[str, str], draw: object, streams: list[int],
+                 consts: list[float]) -> None:
+        super().__init__(names, draw, streams)  # type: ignore[arg-type]
+        self.consts = consts
+
+    def _number(self, x: float) -> str:
+        if self._in_time:
+            return super()._number(x)
+        self.consts.append(float(x))
+        return f"c{len(self.consts) - 1}_"
+
+    def _default_branch(self, expr: sympy.Basic) -> str:
+        if expr.is_number and not expr.is_Integer and not self._in_time:
+            return self._print(expr)  # a constant: already a value of dtype DT
+        return super()._default_branch(expr)
 
 
-class _Kernel:
-    """A kernel being written: its pointer arguments (argument name -> "S:key" (state),
-    "A:key" (static array) or "M:key" (monitor buffer)) and its stage template's context.
-    ``title`` becomes the kernel's docstring: object names (identifiers) and numbers
-    only, never free user text (that goes into comments)."""
-
-    def __init__(self, name: str, title: str) -> None:
-        self.name = name
-        self.title = title
-        self.ptrs: dict[str, str] = {}
-
-    def ptr(self, arg: str, source: str) -> str:
-        self.ptrs[arg] = source
-        return arg
-
-    @property
-    def args(self) -> list[str]:
-        return list(self.ptrs)
-
-
-def _per_thread(body: list[dict[str, str]]) -> int:
-    """Elements of an event-driven kernel's tile per GPU thread (``launch.blocks``):
-    fewer where each synapse loads, stores, adds or draws more (each such value is live
-    per element, a Philox draw is about four; 4 per thread keeps triplet STDP at about
-    100 registers in float32)."""
-    ops = sum(ln["code"].count(op) * weight for ln in body
-              for op, weight in (("tl.load(", 1), ("tl.store(", 1), ("tl.atomic_add(", 1),
-                                 ("_r.", 4)))
+def _per_thread(ops: int) -> int:
+    """Elements of an event-driven kernel's tile per GPU thread (``launch.blocks``) for
+    ``ops`` loads, stores, atomic adds and draws (four each) per synapse: fewer where
+    each synapse does more (each such value is live per element; 4 per thread keeps
+    triplet STDP at about 100 registers in float32)."""
     return 16 if ops <= 3 else 8 if ops <= 8 else 4
-
-
-def _line(code: str = "", comment: str = "") -> dict[str, str]:
-    """A line of a kernel body for the templates' ``lines`` macro."""
-    return {"code": code, "comment": comment}
 
 
 class _Gen:
@@ -153,35 +125,15 @@ class _Gen:
         self.out = Generated("")
         self.B = program.batch
         self.streams = [0]
-        self.kernels: list[str] = []
-        self.launches: list[dict] = []
-        # spike history length of each population (max on_pre delay + 1)
-        self.hist_len: dict[str, int] = {}
-        for pop in program.populations.values():
-            if pop.has_spikes:
-                self.hist_len[pop.name] = 1
-        for pr in program.projections.values():
-            if pr.on_pre:
-                self.hist_len[pr.pre] = max(self.hist_len[pr.pre], int(pr.delay.max()) + 1)
+        self.functions: list[cx.Function] = []
+        self.function_of: dict[tuple, int] = {}  # kernel text -> index in functions
+        self.launches: list[tuple[int, cx.Launch]] = []  # (function index, launch)
+        self.plan = stage_plan(program)
+        # spike history length of each population (the plan's)
+        self.hist_len = {s.population: s.history for s in self.plan.stages
+                         if isinstance(s, plan.Threshold)}
         self.rastered = {m.target for m in program.monitors.values()
                          if m.kind in ("spike", "rate")}
-        # variables of each population that synaptic code run between its kernel and its
-        # reset reads or writes: under Brian2's order, all synaptic code (event code and
-        # clock-driven equations run after every population kernel); under the layered
-        # order, the code launched in the population's own slot (the clock-driven
-        # equations and on_post of the projections into it, its outgoing on_pre; the
-        # pathways of its self-projections run after its reset)
-        self.touched: dict[str, set[str]] = {p: set() for p in program.populations}
-        layered = program.schedule == "layered"
-        for pr in program.projections.values():
-            events = [] if after_reset(program, pr) else [(pr.on_pre, pr.pre),
-                                                          (pr.on_post, pr.post)]
-            for code, slot in (*events, (pr.clock_update, pr.post)):
-                for n in _names_in(code):
-                    owner, var = ((pr.pre, n[:-4]) if n.endswith("_pre") else
-                                  (pr.post, n[:-5]) if n.endswith("_post") else (None, n))
-                    if owner is not None and (not layered or owner == slot):
-                        self.touched[owner].add(var)
 
     # ------------------------------------------------------------ helpers
     def lanes(self, pop: ir.Population) -> int:
@@ -198,18 +150,22 @@ class _Gen:
         computes it) whatever the kernel's dtype and however many steps have run."""
         return f"step_.to(tl.float64) * {self.p.dt * scale!r}"
 
-    def fused_reset(self, pop: ir.Population) -> bool:
-        """The reset can run inside the population kernel when no synaptic code reads or
-        writes a variable the reset reads or writes."""
-        resets = _names_in(pop.reset) | {"lastspike", "not_refractory"}
-        return not (resets & self.touched[pop.name])
-
-    def pop_printer(self, pop: ir.Population) -> TritonPrinter:
+    def pop_printer(self, pop: ir.Population, consts: list[float] | None = None
+                    ) -> TritonPrinter:
+        """The printer of ``pop``'s statements (numbers as constants into ``consts``)."""
         names = {v: _local(v) for v in pop.variables}
         names.update({"_n": "step_", "t": "t_", "i": "i_"})
-        return TritonPrinter(names, self.draw("offs_", "lanes"), self.streams)
+        return self.printer(names, self.draw("offs_", "lanes"), consts)
 
-    def synapse_indices(self, k: _Kernel, pr: ir.Projection, pre: bool, post: bool) -> None:
+    def printer(self, names: dict[str, str], draw: object, consts: list[float] | None
+                ) -> TritonPrinter:
+        """A printer with numbers as literals, or as constants into ``consts``."""
+        if consts is None:
+            return TritonPrinter(names, draw, self.streams)  # type: ignore[arg-type]
+        return _ConstPrinter(names, draw, self.streams, consts)
+
+    def synapse_indices(self, k: KernelFrame, pr: ir.Projection, pre: bool, post: bool
+                        ) -> None:
         """Give kernel ``k`` the pre (``i_ptr_``) and/or post (``j_ptr_``) neuron index of
         each synapse of ``pr``."""
         if pre:
@@ -219,11 +175,11 @@ class _Gen:
             self.out.arrays[f"{pr.name}.j"] = pr.j.astype(np.int64)
             k.ptr("j_ptr_", f"A:{pr.name}.j")
 
-    def variables(self, k: _Kernel, owner: str, names: list[str]) -> list[dict[str, str]]:
-        """Pointer arguments for ``owner``'s variables ``names``: (local, pointer) pairs."""
-        return [{"local": _local(v), "ptr": k.ptr(_ptr(v), f"S:{owner}.{v}")} for v in names]
+    def variables(self, k: KernelFrame, owner: str, names: list[str]) -> list[Load]:
+        """Pointer arguments for ``owner``'s variables ``names``, with their locals."""
+        return [Load(_local(v), k.ptr(_ptr(v), f"S:{owner}.{v}")) for v in names]
 
-    def spike_output(self, k: _Kernel, pop: ir.Population) -> dict:
+    def spike_output(self, k: KernelFrame, pop: ir.Population) -> cx.SpikeOutput:
         L = self.hist_len[pop.name]
         self.out.state[f"{pop.name}._spike_history"] = StateSpec((L, self.lanes(pop)), "int8")
         k.ptr("hist_ptr_", f"S:{pop.name}._spike_history")
@@ -233,24 +189,18 @@ class _Gen:
             self.out.recorders[key] = Recorder(key, "raster", self.lanes(pop), "int8")
             k.ptr("raster_ptr_", f"M:{key}")
             k.ptr("base_ptr_", "M:_base")
-        return {"L": L, "raster": raster}
+        return cx.SpikeOutput(L, raster)
 
     # ------------------------------------------------------------ neurons
-    def neuron_kernel(self, pop: ir.Population, record: bool = True) -> None:
+    def neuron_kernel(self, pop: ir.Population, record: bool, reset: bool) -> None:
         """The fused kernel of ``pop``; ``record``: its state monitors record here (else
-        in :meth:`record_kernel`, launched at the start of the step)."""
-        k = _Kernel(f"{pop.name}_neurons", f"{pop.name}: {pop.size} neurons, method "
-                    f"{pop.method_used or '-'}")
+        in :meth:`record_kernel`, launched at the start of the step); ``reset``: its reset
+        too (else in :meth:`reset_kernel`, after the synapses)."""
+        k = KernelFrame(f"{pop.name}_neurons", "population", f"{pop.name}: {pop.size} "
+                        f"neurons, method {pop.method_used or '-'}")
         pr = self.pop_printer(pop)
         loads = self.variables(k, pop.name, list(pop.variables))
         recorders = self.state_recorders(k, pop, pr) if record else []
-        refractory = None
-        if pop.refractory is not None:
-            steps = refractory_steps(pop.refractory)
-            if steps is None or "lastspike" not in pop.variables:
-                steps = None
-            refractory = {"text": pop.refractory_text, "steps": steps,
-                          "cond": None if steps is not None else pr.doprint(pop.refractory)}
         # state update: temporaries in order, the new values committed at the end
         state_vars = pop.updated_variables
         update, commits, written = [], [], []
@@ -259,42 +209,33 @@ class _Gen:
                 commits.append(st)
                 continue
             pr.names[st.target] = st.target
-            update.append(_line(f"{st.target} = {pr.doprint(st.expr)}",
-                                "" if st.comment == "common subexpression" else st.comment))
+            update.append(Line(f"{st.target} = {pr.doprint(st.expr)}",
+                               "" if st.comment == "common subexpression" else st.comment))
         for st in commits:
-            value = pr.doprint(st.expr)
-            x = _local(st.target)
-            if st.target in pop.unless_refractory and refractory:
-                comment = st.comment if "unless refractory" in st.comment \
-                    else f"{st.comment} (unless refractory)"
-                update.append(_line(f"{x} = tl.where(notref_, {value}, {x})", comment))
-            else:
-                update.append(_line(f"{x} = {value}", st.comment))
+            update.append(Line(f"{_local(st.target)} = {pr.doprint(st.expr)}", st.comment))
             written.append(st.target)
-        threshold, spike_out, reset = None, None, []
+        cond, spike_out, reset_lines = None, None, []
         if pop.threshold is not None:
-            threshold = {"text": pop.threshold_text, "cond": pr.doprint(pop.threshold)}
+            cond = pr.doprint(pop.threshold)
             spike_out = self.spike_output(k, pop)
-            if self.fused_reset(pop):
-                reset, more = self.reset_lines(pop, pr)
+            if reset:
+                reset_lines, more = self.reset_lines(pop, pr)
                 written += more
-        stores = [v for v in loads if v["local"] in
-                  {_local(w) for w in dict.fromkeys(written)}]
-        stores.sort(key=lambda v: [_local(w) for w in dict.fromkeys(written)].index(v["local"]))
-        text = render("triton", "neurons.j2", k=k, t=self.time(pop.time_scale), loads=loads,
-                      recorders=recorders, refractory=refractory, model=pop.model_name,
-                      method=pop.method_used, equations=[o.text for o in pop.odes] if pop.update
-                      else [], subexpressions=list(pop.subexpression_texts.values())
-                      if pop.update else [], update=update, threshold=threshold,
-                      spike_out=spike_out, reset=reset, stores=stores)
-        self.add_kernel(k, text, pop, self.lanes(pop))
+        ctx = cx.PopulationContext(
+            t=self.time(pop.time_scale), loads=loads, recorders=recorders,
+            model=pop.model_name, method=pop.method_used,
+            equations=[o.text for o in pop.odes] if pop.update else [],
+            subexpressions=list(pop.subexpression_texts.values()) if pop.update else [],
+            update=update, threshold_text=pop.threshold_text, threshold_cond=cond,
+            spike_out=spike_out, reset=reset_lines, stores=_stores(loads, written))
+        self.add_kernel(k, "population.j2", ctx, pop, self.lanes(pop))
 
     def record_kernel(self, pop: ir.Population) -> None:
         """The state monitors of ``pop`` as a kernel of their own, launched first in the
         step: under the layered schedule, synaptic kernels launched before ``pop``'s
         kernel change its variables, and monitors record the start of the step."""
-        k = _Kernel(f"{pop.name}_record", f"{pop.name}: state monitors (values at the "
-                    f"start of the step)")
+        k = KernelFrame(f"{pop.name}_record", "record_state", f"{pop.name}: state monitors "
+                        f"(values at the start of the step)")
         pr = self.pop_printer(pop)
         used: set[str] = set()
         for m in self.p.monitors.values():
@@ -303,16 +244,12 @@ class _Gen:
                     expr = pop.subexpressions.get(v, _sym(v))
                     used |= {v} | {sy.name for sy in expr.free_symbols}
         loads = self.variables(k, pop.name, [v for v in pop.variables if v in used])
-        recorders = self.state_recorders(k, pop, pr)
-        text = render("triton", "neurons.j2", k=k, t=self.time(pop.time_scale), loads=loads,
-                      recorders=recorders, refractory=None, model=pop.model_name,
-                      method=None, equations=[],
-                      subexpressions=[], update=[], threshold=None, spike_out=None,
-                      reset=[], stores=[])
-        self.add_kernel(k, text, pop, self.lanes(pop), phase="record")
+        ctx = cx.RecordStateContext(t=self.time(pop.time_scale), loads=loads,
+                                    recorders=self.state_recorders(k, pop, pr))
+        self.add_kernel(k, "record_state.j2", ctx, pop, self.lanes(pop), phase="record")
 
-    def state_recorders(self, k: _Kernel, pop: ir.Population, pr: TritonPrinter
-                        ) -> list[dict]:
+    def state_recorders(self, k: KernelFrame, pop: ir.Population, pr: TritonPrinter
+                        ) -> list[cx.StateMonitor]:
         out = []
         for m in self.p.monitors.values():
             if m.kind != "state" or m.target != pop.name:
@@ -329,63 +266,60 @@ class _Gen:
                 key = f"{m.name}.{v}"
                 self.out.recorders[key] = Recorder(key, "state", self.B * R, "float")
                 expr = pop.subexpressions.get(v, _sym(v))
-                values.append({"ptr": k.ptr(f"{m.name}_rec{n}_ptr_", f"M:{key}"),
-                               "expr": pr.doprint(expr)})
+                values.append(cx.StateValue(k.ptr(f"{m.name}_rec{n}_ptr_", f"M:{key}"),
+                                            pr.doprint(expr)))
             self.out.monitors[m.name] = ("state", [f"{m.name}.{v}" for v in m.variables],
                                          R, pop.size)
-            out.append({"name": m.name, "vars": list(m.variables), "R": R, "BR": self.B * R,
-                        "slot_ptr": slot_ptr, "records": values})
+            out.append(cx.StateMonitor(m.name, tuple(m.variables), R, self.B * R, slot_ptr,
+                                       tuple(values)))
         return out
 
     def reset_lines(self, pop: ir.Population, pr: TritonPrinter
-                    ) -> tuple[list[dict[str, str]], list[str]]:
+                    ) -> tuple[list[Line], list[str]]:
         """The reset as kernel lines, and the variables it writes."""
         lines, written = [], []
         for st in pop.reset:
             st = st.as_assignment()
             x = _local(st.target)
-            lines.append(_line(f"{x} = tl.where(spk_, {pr.doprint(st.expr)}, {x})",
-                               f"reset: {st.comment or st}"))
+            lines.append(Line(f"{x} = tl.where(spk_, {pr.doprint(st.expr)}, {x})",
+                              f"reset: {st.comment or st}"))
             written.append(st.target)
-        if "lastspike" in pop.variables:
-            lines.append(_line("lastspike = tl.where(spk_, step_, lastspike)",
-                               "lastspike = t (in steps)"))
-            written.append("lastspike")
-        if "not_refractory" in pop.variables:
-            lines.append(_line("not_refractory = not_refractory & (spk_ == 0)",
-                               "refractory from now on"))
-            written.append("not_refractory")
         return lines, written
 
     def reset_kernel(self, pop: ir.Population) -> None:
         """The reset after the synaptic pathways (Brian2's order), for a population whose
-        synapses read or write what the reset changes."""
-        k = _Kernel(f"{pop.name}_reset", f"{pop.name}: reset after the synapses")
-        pr = self.pop_printer(pop)
+        synapses read or write what the reset changes. Shared by populations of the same
+        model: its constants are arguments, its comments at the launch."""
+        k = KernelFrame(f"{pop.name}_reset", "reset", f"{pop.name}: reset after the "
+                        "synapses", consts=[])
+        pr = self.pop_printer(pop, k.consts)
         k.ptr("hist_ptr_", f"S:{pop.name}._spike_history")
         loads = self.variables(k, pop.name, list(pop.variables))
         reset, written = self.reset_lines(pop, pr)
-        order = [_local(w) for w in dict.fromkeys(written)]
-        stores = sorted((v for v in loads if v["local"] in order),
-                        key=lambda v: order.index(v["local"]))
-        text = render("triton", "reset.j2", k=k, t=self.time(pop.time_scale),
-                      L=self.hist_len[pop.name], loads=loads, reset=reset, stores=stores)
-        self.add_kernel(k, text, pop, self.lanes(pop), phase="reset")
+        ctx = cx.ResetContext(t=self.time(pop.time_scale),
+                              L=k.size("hist_len_", self.hist_len[pop.name]), loads=loads,
+                              reset=[Line(ln.code) for ln in reset],
+                              stores=_stores(loads, written))
+        self.add_kernel(k, "reset.j2", ctx, pop, self.lanes(pop), phase="reset",
+                        comments=[f"reset of {pop.name} after the synapses"]
+                        + [ln.comment for ln in reset])
 
     # ------------------------------------------------------------ spike sources
     def poisson_kernel(self, pop: ir.Population) -> None:
-        k = _Kernel(f"{pop.name}_poisson", f"{pop.name}: {pop.size} Poisson sources")
+        k = KernelFrame(f"{pop.name}_poisson", "threshold_poisson",
+                        f"{pop.name}: {pop.size} Poisson sources")
         pr = TritonPrinter({"i": "i_", "t": "t_"}, None, self.streams)
         stream = self.streams[0]
         self.streams[0] += 1
-        rates = pr.doprint(pop.rates)
-        text = render("triton", "poisson.j2", k=k, t=self.time(1.0), rates_text=str(pop.rates),
-                      stream=stream, rates=rates, dt=repr(self.p.dt),
-                      spike_out=self.spike_output(k, pop))
-        self.add_kernel(k, text, pop, self.lanes(pop))
+        ctx = cx.ThresholdPoissonContext(
+            t=self.time(1.0), rates_text=str(pop.rates), stream=stream,
+            rates=pr.doprint(pop.rates), dt=repr(self.p.dt),
+            spike_out=self.spike_output(k, pop))
+        self.add_kernel(k, "threshold_poisson.j2", ctx, pop, self.lanes(pop))
 
     def generator_kernel(self, pop: ir.Population) -> None:
-        k = _Kernel(f"{pop.name}_generator", f"{pop.name}: spike generator")
+        k = KernelFrame(f"{pop.name}_generator", "threshold_generator",
+                        f"{pop.name}: spike generator")
         steps = np.asarray(pop.spike_steps, dtype=np.int64)
         n_steps = int(steps.max()) + 1 if steps.size else 0
         # starts[s] .. starts[s + 1]: the spikes of step s; steps from n_steps on have
@@ -399,76 +333,78 @@ class _Gen:
         chunk = max(2, min(64, 1 << (max(per_step, 1) - 1).bit_length()))
         k.ptr("starts_ptr_", f"A:{pop.name}.starts")
         k.ptr("indices_ptr_", f"A:{pop.name}.indices")
-        spike_out = self.spike_output(k, pop)
-        text = render("triton", "generator.j2", k=k, n_spikes=steps.size, n_steps=n_steps,
-                      spike_out=spike_out)
+        ctx = cx.ThresholdGeneratorContext(n_spikes=int(steps.size), n_steps=n_steps,
+                                           spike_out=self.spike_output(k, pop))
         # BLOCK_F (the spikes compared with BLOCK neurons at a time): at most ``chunk``
-        self.add_kernel(k, text, pop, self.lanes(pop), fan=chunk, kind="generator")
+        self.add_kernel(k, "threshold_generator.j2", ctx, pop, self.lanes(pop), fan=chunk,
+                        kind="generator")
 
     # ------------------------------------------------------------ synapses
     def synapse_kernel(self, pr: ir.Projection) -> None:
         """The clock-driven equations of a projection: one lane per synapse (and batch
-        entry), in place, after the population kernels (``templates/triton/synapses.j2``).
-        The pre/post variables they read are gathered through the synapse's i / j."""
+        entry), in place, after the population kernels (``update_synapses.j2``). The
+        pre/post variables they read are gathered through the synapse's i / j."""
         pops = self.p.populations
         S = pr.n_synapses
-        k = _Kernel(f"{pr.name}_synapses", f"{pr.name}: {S} synapses, clock-driven, method "
-                    f"{pr.clock_method_used or '-'}")
+        k = KernelFrame(f"{pr.name}_synapses", "update_synapses", f"{pr.name}: {S} synapses, "
+                        f"clock-driven, method {pr.clock_method_used or '-'}", consts=[])
         names: dict[str, str] = {"i": "ipre_.to(DT)", "j": "jpost_.to(DT)", "t": "t_"}
         for v in pr.variables:
             names[v] = _local(v)
-        used = _names_in(pr.clock_update)
-        gathers = []
+        used = names_in(pr.clock_update)
+        gathers, what = [], []
         for side, pop_name, index in (("pre", pr.pre, "pre_"), ("post", pr.post, "post_")):
             for v in pops[pop_name].variables:
                 sname = f"{v}_{side}"
                 if sname not in used:
                     continue
                 names[sname] = _local(sname)
-                gathers.append({"local": _local(sname), "index": index,
-                                "ptr": k.ptr(f"{sname}_side_ptr_", f"S:{pop_name}.{v}"),
-                                "what": f"{pop_name}.{v} of each synapse's {side}synaptic "
-                                        "neuron"})
-        printer = TritonPrinter(names, self.draw("offs_", "lanes"), self.streams)
+                ptr = k.side(side, f"S:{pop_name}.{v}")
+                gathers.append(cx.Gather(_local(sname), ptr, index))
+                what.append(f"{_local(sname)} ({ptr}): {pop_name}.{v} of each synapse's "
+                            f"{side}synaptic neuron")
+        printer = self.printer(names, self.draw("offs_", "lanes"), k.consts)
         state_vars = {o.name for o in pr.clock_odes}
         loads = self.variables(k, pr.name, [v for v in pr.variables if v in used])
         update, commits = [], []
         for st in pr.clock_update:
             if st.target in state_vars:
-                commits.append(_line(f"{_local(st.target)} = {printer.doprint(st.expr)}",
-                                     st.comment))
+                commits.append(Line(f"{_local(st.target)} = {printer.doprint(st.expr)}"))
                 continue
             printer.names[st.target] = st.target
-            update.append(_line(f"{st.target} = {printer.doprint(st.expr)}",
-                                "" if st.comment == "common subexpression" else st.comment))
-        uses = {"pre": any(g["index"] == "pre_" for g in gathers) or "i" in used,
-                "post": any(g["index"] == "post_" for g in gathers) or "j" in used,
-                "t": "t" in used}
-        self.synapse_indices(k, pr, uses["pre"], uses["post"])
+            update.append(Line(f"{st.target} = {printer.doprint(st.expr)}"))
+        uses_pre = any(g.index == "pre_" for g in gathers) or "i" in used
+        uses_post = any(g.index == "post_" for g in gathers) or "j" in used
+        self.synapse_indices(k, pr, uses_pre, uses_post)
         stores = self.variables(k, pr.name, [o.name for o in pr.clock_odes])
-        text = render("triton", "synapses.j2", k=k, proj=pr.name, pre=pr.pre, post=pr.post,
-                      n_syn=S, method=pr.clock_method_used,
-                      equations=[o.text for o in pr.clock_odes],
-                      subexpressions=list(pr.subexpression_texts.values()),
-                      n_pre=pops[pr.pre].size, n_post=pops[pr.post].size, uses=uses,
-                      t=self.time(pr.time_scale), loads=loads, gathers=gathers,
-                      update=update + commits, stores=stores)
-        self.add_kernel(k, text, None, self.B * S, phase="synapses", size=S)
+        ctx = cx.UpdateSynapsesContext(
+            n_pre=k.size("n_pre_", pops[pr.pre].size),
+            n_post=k.size("n_post_", pops[pr.post].size), uses_pre=uses_pre,
+            uses_post=uses_post, uses_t="t" in used, t=self.time(pr.time_scale), loads=loads,
+            gathers=gathers, update=update + commits, stores=stores)
+        comments = [f"clock-driven equations of {pr.name} ({pr.pre} -> {pr.post}, {S} "
+                    f"synapses), one lane per synapse; state update "
+                    f"({pr.clock_method_used}):"]
+        comments += [o.text for o in pr.clock_odes]
+        comments += [f"where {eq}" for eq in pr.subexpression_texts.values()]
+        self.add_kernel(k, "update_synapses.j2", ctx, None, self.B * S, phase="synapses",
+                        size=S, comments=comments + what)
 
-    def pathway_kernel(self, pr: ir.Projection, direction: str) -> None:
-        statements = pr.on_pre if direction == "on_pre" else pr.on_post
-        if not statements:
-            return
-        if direction == "on_pre" and self.dense_ok(pr):
+    def pathway_kernel(self, pr: ir.Projection, stage: plan.Pathway) -> None:
+        """The event code of ``stage``: one lane per (batch entry, source neuron, delay
+        group), over the synapses of that neuron with that delay (an ELL table)."""
+        if stage.dense:
             self.dense_kernel(pr)
             return
-        src_name = pr.pre if direction == "on_pre" else pr.post
+        direction = stage.direction
+        statements = pr.on_pre if direction == "on_pre" else pr.on_post
+        src_name = stage.source
         src_index = pr.i if direction == "on_pre" else pr.j
         pops = self.p.populations
         n_src = pops[src_name].size
         S = pr.n_synapses
         delays = pr.delay if direction == "on_pre" else np.zeros(1, np.int64)
-        uniq = np.unique(delays)
+        uniq = np.asarray(stage.delays, dtype=np.int64)
         tables = []
         for d in uniq:
             sel = np.arange(S) if delays.size == 1 else np.nonzero(delays == d)[0]
@@ -480,47 +416,30 @@ class _Gen:
         tag = f"{pr.name}.{direction}"
         self.out.arrays[f"{tag}.ell"] = ell
         self.out.arrays[f"{tag}.delays"] = uniq.astype(np.int64)
-        k = _Kernel(f"{pr.name}_{direction}",
-                    f"{pr.name} {direction}: {S} synapses, {uniq.size} delay group(s)")
+        k = KernelFrame(f"{pr.name}_{direction}", "pathway",
+                        f"{pr.name} {direction}: {S} synapses, {uniq.size} delay group(s)",
+                        consts=[])
         k.ptr("hist_ptr_", f"S:{src_name}._spike_history")
         k.ptr("ell_ptr_", f"A:{tag}.ell")
         k.ptr("delays_ptr_", f"A:{tag}.delays")
-        body = self.event_code(k, pr, statements, direction)
-        used = "\n".join(ln["code"] for ln in body)
-        uses = {"sidx": "sidx_" in used, "zero": "zero_" in used,
-                "pre": "ipre_" in used or "pre_ " in used or "pre_," in used,
-                "post": "jpost_" in used or "post_ " in used or "post_," in used}
+        body, comments, ops = self.event_code(k, pr, statements, direction)
+        uses = self.event_uses(pr, statements)
         self.synapse_indices(k, pr, uses["pre"], uses["post"])
-        text = render("triton", "events.j2", k=k, direction=direction, proj=pr.name,
-                      pre=pr.pre, post=pr.post, n_syn=S, src=src_name, groups=uniq.size,
-                      L=self.hist_len[src_name], n_src=n_src, F=F,
-                      n_pre=pops[pr.pre].size, n_post=pops[pr.post].size, uses=uses,
-                      body=body)
-        self.add_kernel(k, text, pops[src_name], self.B * n_src, phase=direction,
-                        groups=int(uniq.size), fan=F, per_thread=_per_thread(body))
-
-    def dense_ok(self, pr: ir.Projection) -> bool:
-        """A spike-matmul serves ``on_pre`` when the connectivity is dense (at least
-        DENSE_MIN_DENSITY of all pairs, each pair once), the delay is homogeneous, and
-        every statement adds to a postsynaptic variable a value that reads no neuron
-        variable and writes nothing else (the classic ``ge += w``)."""
-        n_pre = self.p.populations[pr.pre].size
-        n_post = self.p.populations[pr.post].size
-        S = pr.n_synapses
-        if pr.update or np.unique(pr.delay).size != 1 or S < DENSE_MIN_DENSITY * n_pre * n_post:
-            return False
-        for st in pr.on_pre:
-            if st.op not in ("+=", "-=") or not st.target.endswith("_post") \
-                    or st.target in pr.variables:
-                return False
-            if any(sy.name.endswith(("_pre", "_post")) for sy in st.expr.free_symbols):
-                return False
-        pairs = pr.i.astype(np.int64) * n_post + pr.j.astype(np.int64)
-        return np.unique(pairs).size == S
+        ctx = cx.PathwayContext(
+            n_src=k.size("n_src_", n_src), fan=k.size("fan_", F), n_syn=k.size("n_syn_", S),
+            L=k.size("hist_len_", self.hist_len[src_name]),
+            n_pre=k.size("n_pre_", pops[pr.pre].size),
+            n_post=k.size("n_post_", pops[pr.post].size), uses_sidx=uses["sidx"],
+            uses_pre=uses["pre"], uses_post=uses["post"], uses_zero=uses["zero"], body=body)
+        title = (f"{direction} of {pr.name} ({pr.pre} -> {pr.post}, {S} synapses): spikes "
+                 f"of {src_name}, {uniq.size} delay group(s)")
+        self.add_kernel(k, "pathway.j2", ctx, pops[src_name], self.B * n_src,
+                        phase=direction, groups=int(uniq.size), fan=F,
+                        per_thread=_per_thread(ops), comments=[title, *comments])
 
     def dense_kernel(self, pr: ir.Projection) -> None:
-        """``on_pre`` as a spike-matmul (``templates/triton/dense.j2``): no atomics, the
-        same sum order on every run."""
+        """``on_pre`` as a spike-matmul (``templates/triton/pathway_dense.j2``): no
+        atomics, the same sum order on every run."""
         pops = self.p.populations
         n_pre, n_post = pops[pr.pre].size, pops[pr.post].size
         S = pr.n_synapses
@@ -529,104 +448,123 @@ class _Gen:
         table[pr.i, pr.j] = np.arange(S)
         tag = f"{pr.name}.on_pre"
         self.out.arrays[f"{tag}.dense"] = table
-        k = _Kernel(f"{pr.name}_on_pre", f"{pr.name} on_pre: {S} synapses, dense spike-matmul")
+        k = KernelFrame(f"{pr.name}_on_pre", "pathway_dense",
+                        f"{pr.name} on_pre: {S} synapses, dense spike-matmul", consts=[])
         k.ptr("hist_ptr_", f"S:{pr.pre}._spike_history")
         k.ptr("dense_ptr_", f"A:{tag}.dense")
         names: dict[str, str] = {"i": "pre_[:, None].to(DT)", "j": "post_[None, :].to(DT)",
                                  "t": "t_"}
         for v in pr.variables:
             names[v] = _local(v)
-        printer = TritonPrinter(names, self.draw("sidx_", f"{self.B * S}"), self.streams)
-        used = _names_in(pr.on_pre)
-        body = [_line(f"{x['local']} = tl.load({x['ptr']} + sidx_, mask=m_)")
+        printer = self.printer(names, self.draw("sidx_", f"{self.B * S}"), k.consts)
+        used = names_in(pr.on_pre)
+        body = [Line(f"{x.local} = tl.load({x.ptr} + sidx_, mask=m_)")
                 for x in self.variables(k, pr.name, [v for v in pr.variables if v in used])]
-        body += [_line(comment=f"on_pre: {ln.strip()}")
-                 for ln in pr.on_pre_text.strip().splitlines()]
         for st in pr.on_pre:
             sign = "-" if st.op == "-=" else ""
             # zero_ + (...): a bare Python float would be a float32 constant in a kernel
-            body.append(_line(f"acc_{st.target}_ += tl.sum(tl.where(m_, "
-                              f"zero_ + {sign}({printer.doprint(st.expr)}), 0.0), axis=0)",
-                              st.comment or str(st)))
-        targets = []
+            body.append(Line(f"acc_{st.target}_ += tl.sum(tl.where(m_, "
+                             f"zero_ + {sign}({printer.doprint(st.expr)}), 0.0), axis=0)"))
+        targets, bound = [], []
         for tgt in dict.fromkeys(st.target for st in pr.on_pre):
-            ptr = k.ptr(f"{tgt}_side_ptr_", f"S:{pr.post}.{tgt[:-len('_post')]}")
-            targets.append({"ptr": ptr, "acc": f"acc_{tgt}_"})
-        text = render("triton", "dense.j2", k=k, proj=pr.name, pre=pr.pre, post=pr.post,
-                      n_syn=S, density=f"{S / (n_pre * n_post):.0%}", delay=d,
-                      L=self.hist_len[pr.pre], lanes_pre=self.B * n_pre, n_pre=n_pre,
-                      n_post=n_post, uses_t="t" in used, t=self.time(pr.time_scale),
-                      accumulators=[t["acc"] for t in targets],
-                      uses_sidx=any("sidx_" in ln["code"] for ln in body), body=body,
-                      targets=targets)
-        self.add_kernel(k, text, pops[pr.post], n_post, phase="on_pre", groups=self.B,
-                        fan=n_pre, kind="dense")
+            var = tgt[:-len("_post")]
+            ptr = k.side("post", f"S:{pr.post}.{var}")
+            targets.append(cx.Accumulator(f"acc_{tgt}_", ptr))
+            bound.append(f"{ptr}: {pr.post}.{var}")
+        ctx = cx.PathwayDenseContext(
+            n_pre=k.size("n_pre_", n_pre), n_post=k.size("n_post_", n_post),
+            n_syn=k.size("n_syn_", S), delay=k.size("delay_", d),
+            L=k.size("hist_len_", self.hist_len[pr.pre]),
+            lanes_pre=k.size("lanes_pre_", self.B * n_pre), uses_t="t" in used,
+            uses_sidx=bool(used & set(pr.variables))
+            or any(s.expr.atoms(rand, randn) for s in pr.on_pre),
+            t=self.time(pr.time_scale), body=body, targets=targets)
+        comments = [f"on_pre of {pr.name} ({pr.pre} -> {pr.post}, {S} synapses, "
+                    f"{S / (n_pre * n_post):.0%} dense): spike-matmul over the spikes of "
+                    f"{pr.pre}, delay {d} step(s)"]
+        comments += [f"on_pre: {ln.strip()}" for ln in pr.on_pre_text.strip().splitlines()]
+        comments += bound
+        self.add_kernel(k, "pathway_dense.j2", ctx, pops[pr.post], n_post, phase="on_pre",
+                        groups=self.B, fan=n_pre, kind="dense", comments=comments)
 
-    def event_code(self, k: _Kernel, pr: ir.Projection, statements: list[Statement],
-                   direction: str) -> list[dict[str, str]]:
+    def event_code(self, k: KernelFrame, pr: ir.Projection, statements: list[Statement],
+                   direction: str) -> tuple[list[Line], list[str], int]:
         """The per-synapse lines of a pathway: event-driven updates, then its statements
-        (synapse variables in registers, pre/post variables through atomics)."""
+        (synapse variables in registers, pre/post variables through atomics); the
+        comments for its launch (the code they run, the variables the pointers bind);
+        and its loads, stores, atomics and draws (four each) per synapse."""
         pops = self.p.populations
         text = pr.on_pre_text if direction == "on_pre" else pr.on_post_text
         names: dict[str, str] = {"i": "ipre_.to(DT)", "j": "jpost_.to(DT)",
                                  "t": "t_", "_elapsed": "elapsed_"}
         for v in pr.variables:
             names[v] = _local(v)
-        side_ptr: dict[str, tuple[str, str]] = {}  # "ge_post" -> (pointer arg, index)
+        side_var: dict[str, tuple[str, str, str]] = {}  # "ge_post" -> (side, key, index)
         for side, pop_name, index in (("pre", pr.pre, "pre_"), ("post", pr.post, "post_")):
             for v in pops[pop_name].variables:
-                side_ptr[f"{v}_{side}"] = (f"{v}_{side}_side_ptr_", index)
+                side_var[f"{v}_{side}"] = (side, f"{pop_name}.{v}", index)
                 names[f"{v}_{side}"] = _local(f"{v}_{side}")
-        printer = TritonPrinter(names, self.draw("sidx_", f"{self.B * pr.n_synapses}"),
-                                self.streams)
-        lines: list[dict[str, str]] = []
-        if "t" in _names_in(statements):
-            lines.append(_line(f"t_ = {self.time(pr.time_scale)}"))
-        used = _names_in(statements) | _names_in(pr.update)
+        draws0 = self.streams[0]
+        printer = self.printer(names, self.draw("sidx_", f"{self.B * pr.n_synapses}"),
+                               k.consts)
+        comments: list[str] = []
+        lines: list[Line] = []
+        if "t" in names_in(statements):
+            lines.append(Line(f"t_ = {self.time(pr.time_scale)}"))
+        used = names_in(statements) | names_in(pr.update)
         syn_written: list[str] = []
         loaded = [v for v in pr.variables
                   if v in used or (pr.update and v == "lastupdate")]
-        lines += [_line(f"{x['local']} = tl.load({x['ptr']} + sidx_, mask=m_)")
+        lines += [Line(f"{x.local} = tl.load({x.ptr} + sidx_, mask=m_)")
                   for x in self.variables(k, pr.name, loaded)]
+        ops = len(loaded)
         if pr.update:
-            lines.append(_line(
-                f"elapsed_ = (step_ - lastupdate).to(DT) * {self.p.dt * pr.time_scale!r}",
-                f"event-driven ({pr.method_used}): advance to t from the last event"))
-            lines += [_line(comment=f"  {o.text}") for o in pr.odes]
+            lines.append(Line(
+                f"elapsed_ = (step_ - lastupdate).to(DT) * {self.p.dt * pr.time_scale!r}"))
+            comments.append(f"event-driven ({pr.method_used}): advance to t from the "
+                            "last event")
+            comments += [o.text for o in pr.odes]
             for st in pr.update:
                 x = st.target if st.target.startswith("_") else _local(st.target)
-                lines.append(_line(f"{x} = {printer.doprint(st.expr)}"))
+                lines.append(Line(f"{x} = {printer.doprint(st.expr)}"))
                 if not st.target.startswith("_"):
                     syn_written.append(st.target)
                 else:
                     printer.names[st.target] = st.target
-        lines += [_line(comment=f"{direction}: {ln.strip()}") for ln in text.strip().splitlines()]
+        comments += [f"{direction}: {ln.strip()}" for ln in text.strip().splitlines()]
+
+        def side_ptr(name: str) -> tuple[str, str]:
+            side, key, index = side_var[name]
+            arg = k.side(side, f"S:{key}")
+            bound = f"{arg}: {key}"
+            if bound not in comments:
+                comments.append(bound)
+            return arg, index
+
         for st in statements:
             reads = {s.name for s in st.expr.free_symbols}
-            for r in sorted(reads & set(side_ptr)):
-                arg, index = side_ptr[r]
-                k.ptr(arg, "S:" + self._side_key(pr, r))
-                lines.append(_line(f"{_local(r)} = tl.load({arg} + {index}, mask=m_)"))
+            for r in sorted(reads & set(side_var)):
+                arg, index = side_ptr(r)
+                lines.append(Line(f"{_local(r)} = tl.load({arg} + {index}, mask=m_)"))
+                ops += 1
             value = printer.doprint(st.expr)
-            comment = st.comment or str(st)
             if st.target in pr.variables:
                 x = _local(st.target)
                 if st.op == "=" and not st.expr.free_symbols:
                     # a bare Python float would be a float32 constant in a kernel
                     value = f"zero_ + ({value})"
-                lines.append(_line(f"{x} = " + (value if st.op == "=" else
-                                                f"{x} {st.op[0]} ({value})"), comment))
+                lines.append(Line(f"{x} = " + (value if st.op == "=" else
+                                               f"{x} {st.op[0]} ({value})")))
                 syn_written.append(st.target)
                 continue
-            arg, index = side_ptr[st.target]
-            k.ptr(arg, "S:" + self._side_key(pr, st.target))
+            arg, index = side_ptr(st.target)
+            ops += 1
             if st.op in ("+=", "-="):
                 sign = "-" if st.op == "-=" else ""
-                lines.append(_line(f"tl.atomic_add({arg} + {index}, zero_ + {sign}({value}), "
-                                   "mask=m_)", comment))
+                lines.append(Line(f"tl.atomic_add({arg} + {index}, zero_ + {sign}({value}), "
+                                  "mask=m_)"))
             elif st.op == "=":
-                lines.append(_line(f"tl.store({arg} + {index}, zero_ + ({value}), mask=m_)",
-                                   comment))
+                lines.append(Line(f"tl.store({arg} + {index}, zero_ + ({value}), mask=m_)"))
             else:
                 raise BackendError(
                     f"projection {pr.name!r}, {direction}: '{st.comment or st}' multiplies "
@@ -634,140 +572,124 @@ class _Gen:
                     f"triton backend has no atomic multiply: write it as '+=' (e.g. "
                     f"'x += x*(f - 1)') or use backend='torch'")
         if pr.update:
-            lines.append(_line("lastupdate = tl.zeros_like(lastupdate) + step_"))
+            lines.append(Line("lastupdate = tl.zeros_like(lastupdate) + step_"))
             syn_written.append("lastupdate")
-        lines += [_line(f"tl.store({_ptr(v)} + sidx_, {_local(v)}, mask=m_)")
-                  for v in dict.fromkeys(syn_written)]
-        return lines
+        stored = list(dict.fromkeys(syn_written))
+        lines += [Line(f"tl.store({_ptr(v)} + sidx_, {_local(v)}, mask=m_)") for v in stored]
+        ops += len(stored) + 4 * (self.streams[0] - draws0)
+        return lines, comments, ops
 
-    def _side_key(self, pr: ir.Projection, name: str) -> str:
-        if name.endswith("_pre"):
-            return f"{pr.pre}.{name[:-4]}"
-        return f"{pr.post}.{name[:-5]}"
+    def event_uses(self, pr: ir.Projection, statements: list[Statement]) -> dict[str, bool]:
+        """What the event code of :meth:`event_code` needs from the kernel frame, from the
+        names its statements read and write: the per-synapse state index (``sidx``: a
+        synapse variable, the event-driven update, or a random draw, whose lane is the
+        synapse), the pre/post neuron indices (``pre``/``post``: ``i``/``j`` or a
+        variable of that side) and a zero block (``zero``: a write to a neuron, or a
+        constant assigned to a synapse variable)."""
+        names = names_in(statements) | names_in(pr.update)
+        pre_pop = self.p.populations[pr.pre]
+        post_pop = self.p.populations[pr.post]
+        side = {f"{v}_pre" for v in pre_pop.variables} | {f"{v}_post" for v in post_pop.variables}
+        draws = any(s.expr.atoms(rand, randn) for s in (*statements, *pr.update))
+        return {"sidx": bool(pr.update) or bool(names & set(pr.variables)) or draws,
+                "zero": any(s.target not in pr.variables
+                            or (s.op == "=" and not s.expr.free_symbols) for s in statements),
+                "pre": "i" in names or any(n in side and n.endswith("_pre") for n in names),
+                "post": "j" in names or any(n in side and n.endswith("_post") for n in names)}
 
     # ------------------------------------------------------------ assembly
-    def add_kernel(self, k: _Kernel, text: str, pop: ir.Population | None, lanes: int,
-                   phase: str = "neurons", groups: int = 1, fan: int = 1,
-                   kind: str | None = None, size: int | None = None,
-                   per_thread: int = 16) -> None:
-        """Add a kernel and its launch; ``size`` (the kernel's ``size`` argument) is the
-        population's size unless given; ``per_thread``: see ``launch.blocks``."""
-        # the stage templates leave blank lines where optional parts are absent
-        self.kernels.append("\n".join(ln for ln in text.splitlines() if ln.strip()))
+    def add_kernel(self, k: KernelFrame, template: str, ctx: object,
+                   pop: ir.Population | None, lanes: int, phase: str = "neurons",
+                   groups: int = 1, fan: int = 1, kind: str | None = None,
+                   size: int | None = None, per_thread: int = 16,
+                   comments: list[str] | None = None) -> None:
+        """Render kernel ``k``'s body from its stage ``template`` and ``ctx``, and add its
+        launch: to the jit function of the same text if there is one (see the module
+        docstring), else to a new one. ``size`` (the kernel's ``size`` argument) is the
+        population's size unless given; ``per_thread``: see ``launch.blocks``;
+        ``comments``: shown above the launch."""
+        if k.consts:
+            k.ptr("consts_ptr_", "C:")
+        body = render("triton", template, c=ctx)
+        key = (k.kind, tuple(k.args), tuple(k.sizes), len(k.consts or ()), body)
+        if key not in self.function_of:
+            self.function_of[key] = len(self.functions)
+            self.functions.append(cx.Function(k.name, k.kind, [], k.args, list(k.sizes),
+                                              len(k.consts or ()), body))
+        index = self.function_of[key]
+        self.functions[index].uses.append(k.title)
         self.out.kernels.append(k.name)
         kind = kind or ("events" if phase in ("on_pre", "on_post") else "neurons")
         size = size if size is not None else pop.size  # type: ignore[union-attr]
-        self.launches.append({"name": k.name, "phase": phase, "lanes": lanes, "kind": kind,
-                              "size": size, "groups": groups, "fan": fan, "note": "",
-                              "per_thread": per_thread,
-                              "args": [self._bind(src) for src in k.ptrs.values()]})
+        args = [f"{k.name}_consts" if src == "C:" else self._bind(src)
+                for src in k.ptrs.values()] + [str(v) for v in k.sizes.values()]
+        self.launches.append((index, cx.Launch(
+            name=k.name, function="", phase=phase, lanes=lanes, kind=kind, size=size,
+            groups=groups, fan=fan, per_thread=per_thread, args=args,
+            consts=[py_float(x) for x in k.consts] if k.consts else None,
+            comments=list(comments or []))))
 
     def _bind(self, source: str) -> str:
         kind, key = source.split(":", 1)
         return f'{kind}["{key}"]'
 
-    def population_kernel(self, pop: ir.Population, record: bool = True) -> None:
-        """The kernel of a population (none for neurons with nothing to do)."""
-        if pop.kind == "neuron":
-            if pop.update or pop.threshold is not None or pop.refractory is not None \
-                    or any(m.target == pop.name for m in self.p.monitors.values()):
-                self.neuron_kernel(pop, record=record)
-        elif pop.kind == "poisson":
-            self.poisson_kernel(pop)
+    def kernel(self, kernel: plan.Kernel) -> None:
+        """Add the kernel of one group of stages of the plan."""
+        p = self.p
+        s0 = kernel.stages[0] if kernel.stages else None
+        if kernel.kind == "synapses":
+            self.synapse_kernel(p.projections[kernel.owner])
+        elif kernel.kind == "pathway":
+            assert isinstance(s0, plan.Pathway)
+            self.pathway_kernel(p.projections[kernel.owner], s0)
+        elif kernel.kind == "reset":
+            self.reset_kernel(p.populations[kernel.owner])
+        elif kernel.kind == "record":
+            self.record_kernel(p.populations[kernel.owner])
         else:
-            self.generator_kernel(pop)
-
-    def deferred_reset(self, pop: ir.Population) -> bool:
-        return pop.kind == "neuron" and pop.threshold is not None and not self.fused_reset(pop)
-
-    def brian2_launches(self) -> list[dict]:
-        """Brian2's order: the population kernels, the clock-driven synaptic kernels, the
-        on_pre kernels, the on_post kernels, the deferred resets."""
-        p = self.p
-        for pop in p.populations.values():
-            self.population_kernel(pop)
-        for pr in p.projections.values():
-            if pr.clock_update:
-                self.synapse_kernel(pr)
-        for pr in p.projections.values():
-            self.pathway_kernel(pr, "on_pre")
-        for pr in p.projections.values():
-            self.pathway_kernel(pr, "on_post")
-        for pop in p.populations.values():
-            if self.deferred_reset(pop):
-                self.reset_kernel(pop)
-        order = {"neurons": 0, "synapses": 1, "on_pre": 2, "on_post": 3, "reset": 4}
-        return sorted(self.launches, key=lambda x: order[x["phase"]])
-
-    def layered_launches(self) -> list[dict]:
-        """The ``"layered"`` order (``Program.order``): the state monitors that must
-        record before synaptic kernels change their population, then per population its
-        kernel (update, threshold, fused reset), the clock-driven kernels of the
-        projections into it, its outgoing on_pre kernels, the on_post kernels of the
-        projections into it, its deferred reset, then the pathway kernels of its
-        self-projections (acting from the next step on). A reset is fused only when none of the
-        synaptic code launched between the population's kernel and the end of its slot
-        reads or writes what the reset changes (``self.touched``)."""
-        p = self.p
-        projections = list(p.projections.values())
-        order = layered_order(p)
-        # populations whose variables synaptic code launched before their own kernel
-        # writes (from the slot of a population earlier in the order)
-        early_writes: set[str] = set()
-        apart: set[str] = set()
-        for name in order:
-            pop = p.populations[name]
-            if pop.kind == "neuron" and name in early_writes and any(
-                    m.kind == "state" and m.target == name for m in p.monitors.values()):
-                self.record_kernel(pop)
-                apart.add(name)
-            for pr in projections:
-                for direction, statements in (("on_pre", pr.on_pre), ("on_post", pr.on_post)):
-                    if (pr.pre if direction == "on_pre" else pr.post) != name:
-                        continue
-                    for st in statements:
-                        if st.target in pr.variables:
-                            continue
-                        if st.target.endswith("_post"):
-                            early_writes.add(pr.post)
-                        elif st.target.endswith("_pre"):
-                            early_writes.add(pr.pre)
-        if self.launches:
-            self.launches[0]["note"] = ("state monitors of populations that synaptic "
-                                        "kernels change before their own kernel runs")
-        for k, name in enumerate(order):
-            pop = p.populations[name]
-            start = len(self.launches)
-            self.population_kernel(pop, record=name not in apart)
-            for pr in projections:
-                if pr.post == name and pr.clock_update:
-                    self.synapse_kernel(pr)
-            before, after = slot_pathways(p, name)
-            for pr, d in before:
-                self.pathway_kernel(pr, d)
-            if self.deferred_reset(pop):
-                self.reset_kernel(pop)
-            for pr, d in after:
-                self.pathway_kernel(pr, d)
-            if len(self.launches) > start:
-                self.launches[start]["note"] = (f"{k + 1}/{len(order)}: {name} "
-                                                f"({layer_reason(p, name)})")
-        return self.launches
+            pop = p.populations[kernel.owner]
+            if pop.kind == "poisson":
+                self.poisson_kernel(pop)
+            elif pop.kind == "generator":
+                self.generator_kernel(pop)
+            else:
+                self.neuron_kernel(
+                    pop, record=any(isinstance(s, plan.RecordState) for s in kernel.stages),
+                    reset=any(isinstance(s, plan.Reset) for s in kernel.stages))
+        if kernel.note:
+            index, launch = self.launches[-1]
+            self.launches[-1] = (index, replace(launch,
+                                                comments=[kernel.note, *launch.comments]))
 
     def generate(self) -> Generated:
         p = self.p
-        layered = p.schedule == "layered"
-        launches = self.layered_launches() if layered else self.brian2_launches()
+        for kernel in self.plan.kernels:
+            self.kernel(kernel)
         for m in p.monitors.values():
             if m.kind in ("spike", "rate"):
                 pop = p.populations[m.target]
                 self.out.monitors[m.name] = (m.kind, [f"{pop.name}.raster"], self.lanes(pop),
                                              pop.size)
-        self.out.source = render(
-            "triton", "network.py.j2", dt_ms=f"{p.dt * 1e3:g}", batch=p.batch,
-            passes=" -> ".join(p.passes) or "none", kernels=self.kernels, launches=launches,
-            seed=int(p.seed or 0) % 2**31, schedule=schedule_notes(p))
+        # a function used by several launches is named after its stage, not one use
+        functions, shared = [], 0
+        for f in self.functions:
+            if len(f.uses) > 1:
+                shared += 1
+                f = replace(f, name=f"{f.kind}_shared{shared}")
+            functions.append(f)
+        launches = [replace(launch, function=functions[i].name)
+                    for i, launch in self.launches]
+        self.out.source = render("triton", "network.py.j2", c=cx.ModuleContext(
+            dt_ms=f"{p.dt * 1e3:g}", batch=p.batch, passes=" -> ".join(p.passes) or "none",
+            schedule=tuple(self.plan.notes), functions=functions, launches=launches,
+            seed=int(p.seed or 0) % 2**31))
         return self.out
+
+
+def _stores(loads: list[Load], written: list[str]) -> list[Load]:
+    """The loaded variables that ``written`` changes, in the order first written."""
+    order = [_local(w) for w in dict.fromkeys(written)]
+    return sorted((v for v in loads if v.local in order), key=lambda v: order.index(v.local))
 
 
 def generate(program: ir.Program) -> Generated:

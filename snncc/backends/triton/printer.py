@@ -19,22 +19,26 @@ from collections.abc import Callable, Mapping
 import sympy
 from sympy.printing.str import StrPrinter
 
-from snncc.backends.printing import PythonSyntax, py_float, route_elementary
-from snncc.ir.functions import clip, exprel, rand, randn, sigmoid
+from snncc.backends.printing import Entry, PythonSyntax
+from snncc.ir.functions import rand, randn
 
-# sympy function name -> Triton expression template ({0}, {1}: printed arguments)
-_FUNCS = {
+#: function table: name -> Triton expression template ({0}, {1}: printed arguments)
+FUNCTIONS: dict[str, Entry] = {
     "exp": "tl.exp({0})", "log": "tl.log({0})", "sqrt": "tl.sqrt({0})",
+    "rsqrt": "(1.0/tl.sqrt({0}))",
     "sin": "tl.sin({0})", "cos": "tl.cos({0})", "Abs": "tl.abs({0})",
     "floor": "tl.floor({0})", "ceiling": "tl.ceil({0})", "erf": "tl.erf({0})",
     "tan": "_m.tan({0})", "tanh": "_m.tanh({0})", "sinh": "_m.sinh({0})",
     "cosh": "_m.cosh({0})", "atan": "_m.atan({0})", "asin": "_m.asin({0})",
     "acos": "_m.acos({0})", "sign": "_m.sign({0})", "expm1": "_m.expm1({0})",
-    "log1p": "_m.log1p({0})",
+    "log1p": "_m.log1p({0})", "Mod": "_m.floormod({0}, {1})",
+    "Min": "tl.minimum({0}, {1})", "Max": "tl.maximum({0}, {1})",
+    "where": "tl.where({0}, {1}, {2})",
+    "clip": "tl.minimum(tl.maximum({0}, {1}), {2})", "exprel": "_m.exprel({0})",
+    "sigmoid": "tl.sigmoid({0})",
 }
 
 
-@route_elementary
 class TritonPrinter(PythonSyntax, StrPrinter):
     """Prints IR expressions as Triton code.
 
@@ -48,24 +52,17 @@ class TritonPrinter(PythonSyntax, StrPrinter):
     """
 
     printmethod = "_tritoncode"
+    target = "Triton"
+    functions = FUNCTIONS
+    fold_numbers = True
 
     def __init__(self, names: Mapping[str, str],
                  draw: Callable[[int, str], str] | None = None,
                  streams: list[int] | None = None) -> None:
-        super().__init__({"order": "none"})
-        self.names = dict(names)
-        self.draw = draw
-        self.streams = streams if streams is not None else [0]
+        super().__init__(names, {"order": "none"}, draw, streams)
         self._in_time = False  # printing inside a float64 expression of t
 
     def _print(self, expr: object, **kwargs: object) -> str:
-        # a number-valued subexpression (log(2), sqrt(2)/3, ...) is evaluated here in
-        # double precision: in a kernel, a call on a literal would run in float32
-        if isinstance(expr, sympy.Expr) and not expr.is_Number and expr.is_number \
-                and not expr.atoms(rand, randn):
-            value = complex(expr.evalf(30))
-            if value.imag == 0.0:
-                return py_float(value.real)
         if not self._in_time and self._time_only(expr):
             # t is a float64 scalar in every kernel (exact step * dt): what depends on t
             # alone is computed in float64 too, and only its value meets the kernel's DT
@@ -85,38 +82,17 @@ class TritonPrinter(PythonSyntax, StrPrinter):
         return ({s.name for s in expr.free_symbols} == {"t"}
                 and not expr.atoms(rand, randn))
 
-    # ------------------------------------------------------------- atoms
-    def _print_Symbol(self, e: sympy.Symbol) -> str:
-        if e.name not in self.names:
-            raise KeyError(f"no value bound to symbol {e.name!r} in generated Triton code")
-        return self.names[e.name]
-
+    # a kernel computes in DT: integers print as float literals, never Python ints
     def _print_Integer(self, e: sympy.Integer) -> str:
         return repr(float(int(e)))
 
-    def _print_NegativeOne(self, e: sympy.Basic) -> str:
-        return "-1.0"
-
-    def _print_One(self, e: sympy.Basic) -> str:
-        return "1.0"
-
-    def _print_Zero(self, e: sympy.Basic) -> str:
-        return "0.0"
-
-    # ------------------------------------------------------------- operators
-    def _print_Pow(self, e: sympy.Pow, rational: bool = False) -> str:
+    def _power(self, e: sympy.Pow) -> str:
         base, ex = e.args
-        b = self.parenthesize(base, 60)
-        if ex == sympy.S.Half:
-            return f"tl.sqrt({self._print(base)})"
-        if ex == -sympy.S.Half:
-            return f"(1.0/tl.sqrt({self._print(base)}))"
-        if ex.is_Integer and 1 <= abs(int(ex)) <= 8:
-            k = abs(int(ex))
-            prod = "*".join([b] * k) if k > 1 else b
-            return f"(1.0/({prod}))" if int(ex) < 0 else f"({prod})"
+        product = self._product(base, ex)
+        if product is not None:
+            return product
         if base.is_number and float(base) > 0:  # b**x = exp(x*log(b)), log(b) exact here
-            return f"tl.exp({self._print(ex)} * {float(sympy.log(base)).__repr__()})"
+            return f"tl.exp({self._print(ex)} * {float(sympy.log(base))!r})"
         return f"_m.pow({self._print(base)}, {self._print(ex)})"
 
     def _print_Mul(self, e: sympy.Mul) -> str:
@@ -125,65 +101,10 @@ class TritonPrinter(PythonSyntax, StrPrinter):
             return f"-{self.parenthesize(rest, 50)}"
         return super()._print_Mul(e)
 
-    def _print_Relational(self, e: sympy.core.relational.Relational) -> str:
-        op = {"==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}[e.rel_op]
-        return f"({self._print(e.lhs)} {op} {self._print(e.rhs)})"
-
     def _print_Not(self, e: sympy.Not) -> str:
         return f"({self._print(e.args[0])} == 0)"
 
-    def _print_Piecewise(self, e: sympy.Piecewise) -> str:
-        args = list(e.args)
-        if args[-1].cond != sympy.true:
-            raise ValueError(f"Piecewise without a default branch: {e}")
-        out = self._print(args[-1].expr)
-        if args[-1].expr.is_number:  # a block in the kernel's dtype, not a float32 literal
-            out = f"tl.full((), {out}, DT)"
-        for expr, cond in reversed(args[:-1]):
-            out = f"tl.where({self._print(cond)}, {self._print(expr)}, {out})"
-        return out
-
-    def _print_Mod(self, e: sympy.Mod) -> str:
-        a, b = (self._print(x) for x in e.args)
-        return f"_m.floormod({a}, {b})"
-
-    def _print_Min(self, e: sympy.Min) -> str:
-        return self._fold("tl.minimum", e)
-
-    def _print_Max(self, e: sympy.Max) -> str:
-        return self._fold("tl.maximum", e)
-
-    # ------------------------------------------------------------- functions
-    def _print_Function(self, e: sympy.Function) -> str:
-        name = type(e).__name__
-        if name == "log" and len(e.args) == 2:
-            return f"(tl.log({self._print(e.args[0])})/{float(sympy.log(e.args[1]))!r})"
-        if name in _FUNCS:
-            return _FUNCS[name].format(*(self._print(a) for a in e.args))
-        raise ValueError(f"the Triton printer cannot print function {name!r}")
-
-    def _print_Heaviside(self, e: sympy.Heaviside) -> str:
-        return self._print_Function(e)
-
-    def _print_clip(self, e: clip) -> str:
-        x, lo, hi = (self._print(a) for a in e.args)
-        return f"tl.minimum(tl.maximum({x}, {lo}), {hi})"
-
-    def _print_exprel(self, e: exprel) -> str:
-        return f"_m.exprel({self._print(e.args[0])})"
-
-    def _print_sigmoid(self, e: sigmoid) -> str:
-        return f"tl.sigmoid({self._print(e.args[0])})"
-
-    def _draw(self, kind: str) -> str:
-        if self.draw is None:
-            raise ValueError(f"{kind}() is not available here")
-        k = self.streams[0]
-        self.streams[0] += 1
-        return self.draw(k, kind)
-
-    def _print_rand(self, e: rand) -> str:
-        return self._draw("rand")
-
-    def _print_randn(self, e: randn) -> str:
-        return self._draw("randn")
+    def _default_branch(self, expr: sympy.Basic) -> str:
+        out = self._print(expr)
+        # a block in the kernel's dtype, not a float32 literal
+        return f"tl.full((), {out}, DT)" if expr.is_number else out

@@ -1,0 +1,274 @@
+"""The typed contexts of the Triton stage templates (``templates/triton/<stage>.j2``).
+
+Each stage template renders the body of one kernel from one context, ``c``; the module
+template (``network.py.j2``) frames each distinct body as one ``@triton.jit``
+:class:`Function` and launches it once per :class:`Launch`. :class:`KernelFrame` collects
+a kernel's arguments while its generator writes it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from snncc.backends.common import Line
+
+
+@dataclass
+class KernelFrame:
+    """A kernel being written: ``name`` (of its launch), ``kind`` (its stage template's
+    stage), ``title`` (object names and numbers only, never free user text: it goes into
+    a docstring), pointer arguments (argument -> ``"S:key"`` state, ``"A:key"`` static
+    array or ``"M:key"`` monitor buffer), int size arguments (argument -> value) and, for
+    a kernel whose numbers are arguments, the values of its constants ``c0_``, ``c1_``,
+    ... (``None``: numbers stay literals)."""
+
+    name: str
+    kind: str
+    title: str
+    ptrs: dict[str, str] = field(default_factory=dict)
+    sizes: dict[str, int] = field(default_factory=dict)
+    consts: list[float] | None = None
+
+    def ptr(self, arg: str, source: str) -> str:
+        """Bind pointer argument ``arg`` to ``source``; returns ``arg``."""
+        self.ptrs[arg] = source
+        return arg
+
+    def side(self, side: str, source: str) -> str:
+        """The pointer argument for ``source``, a variable of the synapses' ``side``
+        (``pre``/``post``) neurons, named by position (``post0_ptr_``, ...) so that
+        kernels writing different variables the same way have the same text."""
+        mine = [a for a in self.ptrs if re.fullmatch(rf"{side}\d+_ptr_", a)]
+        for arg in mine:
+            if self.ptrs[arg] == source:
+                return arg
+        return self.ptr(f"{side}{len(mine)}_ptr_", source)
+
+    def size(self, arg: str, value: int) -> str:
+        """Bind int argument ``arg`` (a size, a loop bound) to ``value``; returns ``arg``."""
+        self.sizes[arg] = int(value)
+        return arg
+
+    @property
+    def args(self) -> list[str]:
+        """The kernel's pointer arguments, then its size arguments (launch order)."""
+        return [*self.ptrs, *self.sizes]
+
+
+@dataclass(frozen=True)
+class Load:
+    """A variable held in a kernel local: ``local = tl.load(ptr + lane)``."""
+
+    local: str
+    ptr: str
+
+
+@dataclass(frozen=True)
+class SpikeOutput:
+    """Spikes into the history ring of ``L`` steps (and the monitors' raster)."""
+
+    L: int
+    raster: bool
+
+
+@dataclass(frozen=True)
+class StateValue:
+    """One recorded value: stored through ``ptr``, computed by ``expr``."""
+
+    ptr: str
+    expr: str
+
+
+@dataclass(frozen=True)
+class StateMonitor:
+    """A state monitor recording ``variables`` of ``R`` neurons (``BR``: times the
+    batch) at the start of the step."""
+
+    name: str
+    variables: tuple[str, ...]
+    R: int
+    BR: int
+    slot_ptr: str
+    records: tuple[StateValue, ...]
+
+
+@dataclass(frozen=True)
+class PopulationContext:
+    """``population.j2``: the fused kernel of a neuron population."""
+
+    t: str
+    loads: list[Load]
+    recorders: list[StateMonitor]
+    model: str
+    method: str | None
+    equations: list[str]
+    subexpressions: list[str]
+    update: list[Line]
+    threshold_text: str | None
+    threshold_cond: str | None
+    spike_out: SpikeOutput | None
+    reset: list[Line]
+    stores: list[Load]
+
+
+@dataclass(frozen=True)
+class RecordStateContext:
+    """``record_state.j2``: state monitors at the start of the step."""
+
+    t: str
+    loads: list[Load]
+    recorders: list[StateMonitor]
+
+
+@dataclass(frozen=True)
+class ResetContext:
+    """``reset.j2``: a reset after the synaptic pathways (``L``: the history argument)."""
+
+    t: str
+    L: str
+    loads: list[Load]
+    reset: list[Line]
+    stores: list[Load]
+
+
+@dataclass(frozen=True)
+class ThresholdPoissonContext:
+    """``threshold_poisson.j2``: Poisson spikes with rates ``rates``."""
+
+    t: str
+    rates_text: str
+    stream: int
+    rates: str
+    dt: str
+    spike_out: SpikeOutput
+
+
+@dataclass(frozen=True)
+class ThresholdGeneratorContext:
+    """``threshold_generator.j2``: the spikes of a spike generator's table."""
+
+    n_spikes: int
+    n_steps: int
+    spike_out: SpikeOutput
+
+
+@dataclass(frozen=True)
+class Gather:
+    """A variable of each synapse's pre/post neuron: ``local = tl.load(ptr + index)``."""
+
+    local: str
+    ptr: str
+    index: str
+
+
+@dataclass(frozen=True)
+class UpdateSynapsesContext:
+    """``update_synapses.j2``: clock-driven synaptic equations, one lane per synapse
+    (``n_pre``/``n_post``: the size arguments)."""
+
+    n_pre: str
+    n_post: str
+    uses_pre: bool
+    uses_post: bool
+    uses_t: bool
+    t: str
+    loads: list[Load]
+    gathers: list[Gather]
+    update: list[Line]
+    stores: list[Load]
+
+
+@dataclass(frozen=True)
+class PathwayContext:
+    """``pathway.j2``: event-driven event code over the sources' ELL rows. The sizes are
+    argument names; ``uses_*``: what ``body`` needs from the frame (see
+    :meth:`~snncc.backends.triton.codegen._Gen.event_uses`)."""
+
+    n_src: str
+    fan: str
+    n_syn: str
+    L: str
+    n_pre: str
+    n_post: str
+    uses_sidx: bool
+    uses_pre: bool
+    uses_post: bool
+    uses_zero: bool
+    body: list[Line]
+
+
+@dataclass(frozen=True)
+class Accumulator:
+    """A dense pathway's sum for one target variable, added through ``ptr``."""
+
+    acc: str
+    ptr: str
+
+
+@dataclass(frozen=True)
+class PathwayDenseContext:
+    """``pathway_dense.j2``: ``on_pre`` as a spike-matmul (sizes: argument names)."""
+
+    n_pre: str
+    n_post: str
+    n_syn: str
+    delay: str
+    L: str
+    lanes_pre: str
+    uses_t: bool
+    uses_sidx: bool
+    t: str
+    body: list[Line]
+    targets: list[Accumulator]
+
+
+@dataclass(frozen=True)
+class Function:
+    """One ``@triton.jit`` function: ``name``, its stage ``kind``, the titles of the
+    launches that use it, its arguments (pointers, then the ``sizes`` it is not
+    specialized on), the number of constants it reads from ``consts_ptr_``, and its
+    rendered ``body``."""
+
+    name: str
+    kind: str
+    uses: list[str]
+    args: list[str]
+    sizes: list[str]
+    n_consts: int
+    body: str
+
+
+@dataclass(frozen=True)
+class Launch:
+    """One launch of a kernel in ``step()``: the launch's ``name`` (prefix of its
+    bindings), the jit ``function``, the bound ``args`` (tensors and ints), its
+    ``consts`` (the literals of ``c0_``, ...; none for a kernel with literal numbers), the
+    launch-size inputs of :func:`~snncc.backends.triton.launch.blocks` and the
+    ``comments`` shown above it (what it computes, when its kernel is shared)."""
+
+    name: str
+    function: str
+    phase: str
+    lanes: int
+    kind: str
+    size: int
+    groups: int
+    fan: int
+    per_thread: int
+    args: list[str]
+    consts: list[str] | None
+    comments: list[str]
+
+
+@dataclass(frozen=True)
+class ModuleContext:
+    """``network.py.j2``: the generated module."""
+
+    dt_ms: str
+    batch: int
+    passes: str
+    schedule: tuple[str, ...]
+    functions: list[Function]
+    launches: list[Launch]
+    seed: int
