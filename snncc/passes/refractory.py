@@ -5,7 +5,7 @@ A neuron population with a refractory condition (``Population.refractory``, "is
 refractory") gets:
 
 * at the start of its state update, the temporary ``_not_refractory``: for time-based
-  refractoriness (``_n - lastspike < K``) ``lastspike <= _n - K``; for a condition, the
+  refractoriness (``_n - lastspike < K``) ``_n - lastspike >= K``; for a condition, the
   stored flag ``not_refractory`` released once the condition is false
   (``not_refractory | ~condition``, committed back to the flag with the state);
 * the updates of its ``(unless refractory)`` variables committed only where it is not
@@ -44,7 +44,9 @@ def _lower(pop: ir.Population) -> ir.Population:
         k = ir.refractory_steps(pop.refractory)
         comment = f"refractory: {pop.refractory_text}"
         if k is not None and "lastspike" in pop.variables:
-            update.append(Statement(FLAG, "=", sympy.Le(_sym("lastspike"), _sym("_n") - k),
+            # steps since the last spike, an exact integer difference (a float-valued
+            # "lastspike <= n - K" would round once n exceeds 2**24 in float32 kernels)
+            update.append(Statement(FLAG, "=", sympy.Ge(_sym("_n") - _sym("lastspike"), k),
                                     comment))
         else:
             update.append(Statement(FLAG, "=", sympy.Or(_sym("not_refractory"),
