@@ -157,17 +157,6 @@ class LayerCode:
     trainable: tuple[str, ...]
 
 
-def layer_aux(step: LayerStep) -> dict[str, float]:
-    """The bookkeeping states of a layer step and their initial values: ``_since``
-    (steps since the last spike, saturating at the refractory period) or ``_notref``
-    (1.0 while a refractory condition has released the neuron)."""
-    if step.refractory_steps is not None:
-        return {"_since": float(step.refractory_steps)}
-    if step.refractory_condition is not None:
-        return {"_notref": 1.0}
-    return {}
-
-
 def layer_names(step: LayerStep, local: Callable[[str], str]) -> dict[str, str]:
     """Symbol name -> name in generated layer code, for every symbol a layer's
     statements use (``local`` maps model names to the target's safe locals)."""
@@ -180,6 +169,8 @@ def layer_names(step: LayerStep, local: Callable[[str], str]) -> dict[str, str]:
         names[f"_g_{x}"] = f"_g_{x}"
     for k in [step.input, *step.tensors]:
         names[k] = local(k)
+    for a in step.aux:
+        names[a] = a
     names.update({"_nr": "_nrf", "_sg": "_sg", "_s": "_s", "_g_s": "_g_s"})
     for v in step.saved:
         names.setdefault(v.name, local(v.name))

@@ -73,6 +73,16 @@ class LayerStep:
     hold: dict[str, sympy.Expr] = field(default_factory=dict)
     refractory_steps: int | None = None  # absolute refractory period, in steps
     refractory_condition: sympy.Expr | None = None  # Brian2-style condition on the state
+    # refractoriness as statements (made by passes.layer; backends only print them):
+    # bookkeeping states and their initial values (``_since``: steps since the last spike,
+    # saturating at the period; ``_notref``: 1.0 once the condition released the neuron),
+    # ``gate``: their update and the not-refractory mask ``_nr`` (1.0 / 0.0), run before
+    # the update; ``holds``: the (unless refractory) states kept while refractory, after
+    # the update; ``aux_reset``: the bookkeeping states' values where the neuron spiked
+    aux: dict[str, float] = field(default_factory=dict)
+    gate: list[Statement] = field(default_factory=list)
+    holds: list[Statement] = field(default_factory=list)
+    aux_reset: dict[str, sympy.Expr] = field(default_factory=dict)
     dt: float = 1.0  # in model time units
     # filled in by autodiff
     surrogate: str = ""

@@ -111,14 +111,52 @@ def layer_step(pop: ir.Population, *, input: str, tensors: dict[str, LayerTensor
                              "the functional form for anything else)")
         init[x] = float(val.reshape(-1)[0]) if val.size else 0.0
     reset_text = "; ".join(s.comment or str(s) for s in pop.reset)
+    unless = tuple(x for x in pop.unless_refractory if x in states)
+    hold = {jumped: _sym(jumped) + _sym("_in")} if jumped in pop.unless_refractory else {}
+    aux, gate, holds, aux_reset = _refractory(steps, condition, unless, hold)
     return LayerStep(
         name=pop.name, model_name=pop.model_name, equations_text=pop.equations_text,
         threshold_text=pop.threshold_text, reset_text=reset_text,
         method_used=pop.method_used or "-", states=states, init=init, input=input,
         tensors=dict(tensors), update=update, threshold_arg=g, strict=strict, reset=reset,
-        unless_refractory=tuple(x for x in pop.unless_refractory if x in states),
-        hold={jumped: _sym(jumped) + _sym("_in")} if jumped in pop.unless_refractory else {},
-        refractory_steps=steps, refractory_condition=condition, dt=dt)
+        unless_refractory=unless, hold=hold, refractory_steps=steps,
+        refractory_condition=condition, dt=dt, aux=aux, gate=gate, holds=holds,
+        aux_reset=aux_reset)
+
+
+def _refractory(steps: int | None, condition: sympy.Expr | None, unless: tuple[str, ...],
+                hold: dict[str, sympy.Expr]) -> tuple[dict[str, float], list[Statement],
+                                                      list[Statement], dict[str, sympy.Expr]]:
+    """A layer's refractoriness as statements: (bookkeeping states with their initial
+    values, the gate computing them and the not-refractory mask ``_nr`` before the update,
+    the holds of the (unless refractory) states after it, the bookkeeping states' values
+    where the neuron spiked). An absolute period of K steps counts the steps since the
+    last spike in ``_since`` (saturating at K, so a float counter stays exact); a
+    condition keeps ``_notref``, set to 1.0 once the condition is false."""
+    one, zero = sympy.Float(1.0), sympy.Float(0.0)
+    nr = _sym("_nr")
+    if steps is not None:
+        since, k = _sym("_since"), sympy.Float(float(steps))
+        aux = {"_since": float(steps)}
+        gate = [Statement("_since", "=", sympy.Min(since + one, k),
+                          f"refractory for {steps} steps after a spike"),
+                Statement("_nr", "=", sympy.Piecewise((one, sympy.Ge(since, k)), (zero, True)),
+                          "1.0 where the neuron may spike")]
+        reset = {"_since": zero}
+    elif condition is not None:
+        notref = _sym("_notref")
+        aux = {"_notref": 1.0}
+        gate = [Statement("_notref", "=", sympy.Piecewise((notref, condition), (one, True)),
+                          "refractory until the condition releases the neuron"),
+                Statement("_nr", "=", sympy.Piecewise((one, notref > 0.5), (zero, True)),
+                          "1.0 where the neuron may spike")]
+        reset = {"_notref": zero}
+    else:
+        return {}, [], [], {}
+    holds = [Statement(h(x), "=", sympy.Piecewise((_sym(h(x)), nr > 0.5),
+                                                  (hold.get(x, _sym(x)), True)),
+                       f"{x} is clamped while refractory") for x in unless]
+    return aux, gate, holds, reset
 
 
 __all__ = ["layer_step", "threshold_distance"]

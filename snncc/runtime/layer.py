@@ -226,12 +226,10 @@ class CompiledLayer(torch.nn.Module):
     def initial_state(self, shape: tuple[int, ...], device: torch.device,
                       dtype: torch.dtype) -> dict[str, torch.Tensor]:
         """The model's initial values as ``[batch, N]`` tensors (aux states included)."""
-        from snncc.backends.common import layer_aux
-
         out = {x: torch.full(shape, v, device=device, dtype=dtype)
                for x, v in self.step_ir.init.items()}
         out.update({k: torch.full(shape, v, device=device, dtype=dtype)
-                    for k, v in layer_aux(self.step_ir).items()})
+                    for k, v in self.step_ir.aux.items()})
         return out
 
     @property

@@ -5,7 +5,7 @@ device; the reference the Triton kernels are tested against."""
 
 from __future__ import annotations
 
-from snncc.backends.common import LayerCode, Line, layer_aux, layer_header, layer_names
+from snncc.backends.common import LayerCode, Line, layer_header, layer_names
 from snncc.backends.templating import render
 from snncc.backends.torch.contexts import LayerContext, LayerTensor, SavedValue
 from snncc.backends.torch.printer import TorchPrinter
@@ -20,7 +20,7 @@ def local(name: str) -> str:
 
 
 def _line(pr: TorchPrinter, st: Statement) -> Line:
-    target = local(st.target)
+    target = pr.names.get(st.target, local(st.target))
     value = pr.doprint(st.expr)
     code = f"{target} = {target} + ({value})" if st.op == "+=" else f"{target} = {value}"
     return Line(code, "" if st.comment == "common subexpression" else st.comment)
@@ -30,29 +30,14 @@ def generate_layer(step: LayerStep) -> LayerCode:
     """The torch source of ``step`` (see module docstring)."""
     names = layer_names(step, local)
     pr = TorchPrinter(names, set(names))
-    aux = layer_aux(step)
-    fwd: list[Line] = []
-    if step.refractory_steps is not None:
-        k = step.refractory_steps
-        fwd.append(Line(f"_since = torch.clamp(_since + 1.0, max={float(k)!r})",
-                        f"refractory for {k} steps after a spike"))
-        fwd.append(Line(f"_nr_b = _since >= {float(k)!r}"))
-    elif step.refractory_condition is not None:
-        cond = pr.doprint(step.refractory_condition)
-        fwd.append(Line(f"_notref = torch.where(~({cond}), torch.ones_like(_notref), _notref)",
-                        "refractory until the condition releases the neuron"))
-        fwd.append(Line("_nr_b = _notref > 0.5"))
-    if step.refractory:
-        fwd.append(Line("_nrf = _nr_b.to(DTYPE)"))
-    for st in step.update:
-        fwd.append(_line(pr, st))
-    for x in step.unless_refractory:
-        fwd.append(Line(f"{h(x)} = torch.where(_nr_b, {h(x)}, {pr.doprint(step.held(x))})",
-                        f"{x} is clamped while refractory"))
+    aux = step.aux
+    fwd: list[Line] = [_line(pr, st) for st in step.gate]  # refractoriness: _nr
+    fwd += [_line(pr, st) for st in step.update]
+    fwd += [_line(pr, st) for st in step.holds]
     op = ">" if step.strict else ">="
     fwd.append(Line(f"_sg = {pr.doprint(step.threshold_arg)}",
                     f"threshold: {step.threshold_text}"))
-    fwd.append(Line(f"_s_b = (_sg {op} 0)" + (" & _nr_b" if step.refractory else "")))
+    fwd.append(Line(f"_s_b = (_sg {op} 0)" + (" & (_nrf > 0.5)" if step.gate else "")))
     reset: list[Line] = []
     for x in step.states:
         if x in step.reset:
@@ -60,10 +45,8 @@ def generate_layer(step: LayerStep) -> LayerCode:
                               f"{pr.doprint(step.reset[x])}, {h(x)})", f"reset of {x}"))
         else:
             reset.append(Line(f"{local(x)} = {h(x)}"))
-    if step.refractory_steps is not None:
-        reset.append(Line("_since = torch.where(_s_b, torch.zeros_like(_since), _since)"))
-    elif step.refractory_condition is not None:
-        reset.append(Line("_notref = torch.where(_s_b, torch.zeros_like(_notref), _notref)"))
+    for a, value in step.aux_reset.items():
+        reset.append(Line(f"{a} = {pr.helper('_where')}(_s_b, {pr.doprint(value)}, {a})"))
     saved = [SavedValue(pr.doprint(v.expr) if v.name != "_nr" else "_nrf",
                         pr.names.get(v.name, local(v.name)), v.why) for v in step.saved]
     # the saved h values are loaded under their own names in the backward

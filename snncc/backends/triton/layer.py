@@ -24,7 +24,7 @@ import re
 
 import sympy
 
-from snncc.backends.common import LayerCode, layer_aux, layer_header, layer_names
+from snncc.backends.common import LayerCode, layer_header, layer_names
 from snncc.backends.templating import render
 from snncc.backends.triton.printer import TritonPrinter
 from snncc.ir.layer import LayerStep, h
@@ -121,7 +121,7 @@ class _Body:
         self.lines.append({"comment": comment, "code": code})
 
     def statement(self, st: Statement, block: bool = False) -> None:
-        target = local(st.target)
+        target = self.pr.names.get(st.target, local(st.target))
         if st.op == "+=":
             code = f"{target} = {target} + ({self.pr.doprint(st.expr)})"
         else:
@@ -139,29 +139,20 @@ def _printer(step: LayerStep) -> TritonPrinter:
 def _forward(step: LayerStep, pr: TritonPrinter, per_neuron: set[str]
              ) -> tuple[_Body, list[dict[str, str]], _Body]:
     """The forward step: (lines up to the spike, saved values, reset lines)."""
-    blocks = {*step.states, *(h(x) for x in step.states), step.input, *per_neuron, "_nr"}
+    blocks = {*step.states, *(h(x) for x in step.states), step.input, *per_neuron, "_nr",
+              *step.aux}
     body = _Body(pr, blocks)
-    if step.refractory_steps is not None:
-        k = float(step.refractory_steps)
-        body.add(f"_since = tl.minimum(_since + 1.0, {k!r})",
-                 f"refractory for {step.refractory_steps} steps after a spike")
-        body.add(f"_nr_b = _since >= {k!r}")
-    elif step.refractory_condition is not None:
-        body.add(f"_notref = tl.where({pr.doprint(step.refractory_condition)}, _notref, 1.0)",
-                 "refractory until the condition releases the neuron")
-        body.add("_nr_b = _notref > 0.5")
-    if step.refractory:
-        body.add("_nrf = _nr_b.to(DT)")
+    for st in step.gate:  # refractoriness: the bookkeeping states and the mask _nr
+        body.statement(st, block=True)
     hs = {h(x) for x in step.states}
     for st in step.update:
         body.statement(st, block=st.target in hs)
-    for x in step.unless_refractory:
-        body.add(f"{h(x)} = tl.where(_nr_b, {h(x)}, {body.value(step.held(x), block=True)})",
-                 f"{x} is clamped while refractory")
+    for st in step.holds:
+        body.statement(st, block=True)
     body.add(f"_sg = {body.value(step.threshold_arg, block=True)}",
              f"threshold: {step.threshold_text}")
     op = ">" if step.strict else ">="
-    body.add(f"_s_b = (_sg {op} 0.0)" + (" & _nr_b" if step.refractory else ""))
+    body.add(f"_s_b = (_sg {op} 0.0)" + (" & (_nrf > 0.5)" if step.gate else ""))
     saved = []
     for v in step.saved:
         if v.name == "_nr":
@@ -178,10 +169,8 @@ def _forward(step: LayerStep, pr: TritonPrinter, per_neuron: set[str]
                       f"reset of {x}")
         else:
             reset.add(f"{local(x)} = {h(x)}")
-    if step.refractory_steps is not None:
-        reset.add("_since = tl.where(_s_b, 0.0, _since)")
-    elif step.refractory_condition is not None:
-        reset.add("_notref = tl.where(_s_b, 0.0, _notref)")
+    for a, value in step.aux_reset.items():
+        reset.add(f"{a} = tl.where(_s_b, {body.value(value, block=True)}, {a})")
     return body, saved, reset
 
 
@@ -201,7 +190,7 @@ def _backward(step: LayerStep, pr: TritonPrinter, per_neuron: set[str]) -> _Body
 def generate_layer(step: LayerStep) -> LayerCode:
     """The Triton source of ``step`` (see module docstring)."""
     pr = _printer(step)
-    aux = layer_aux(step)
+    aux = step.aux
     per_neuron = {k for k, t in step.tensors.items() if not t.shared}
     fwd, saved, reset = _forward(step, pr, per_neuron)
     bwd = _backward(step, pr, per_neuron)
