@@ -128,6 +128,11 @@ class StagePlan:
     kernels: tuple[Kernel, ...]
     notes: tuple[str, ...] = ()
 
+    @property
+    def history(self) -> dict[str, int]:
+        """Spike history length of each spiking population (its threshold stage's)."""
+        return {s.population: s.history for s in self.stages if isinstance(s, Threshold)}
+
     def describe(self) -> str:
         """The stages, one per line, then the kernels."""
         lines = [f"step ({self.schedule} schedule):"]

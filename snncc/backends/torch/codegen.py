@@ -78,8 +78,7 @@ class _Gen:
         self.printers: list[TorchPrinter] = []
         self.need_idx: set[str] = set()
         # spike history length of each population (the plan's)
-        self.hist_len = {s.population: s.history for s in stage_plan(program).stages
-                         if isinstance(s, plan.Threshold)}
+        self.hist_len = stage_plan(program).history
         for pr in program.projections.values():
             if pr.on_pre:
                 self.need_idx.add(pr.pre)

@@ -130,8 +130,7 @@ class _Gen:
         self.launches: list[tuple[int, cx.Launch]] = []  # (function index, launch)
         self.plan = stage_plan(program)
         # spike history length of each population (the plan's)
-        self.hist_len = {s.population: s.history for s in self.plan.stages
-                         if isinstance(s, plan.Threshold)}
+        self.hist_len = self.plan.history
         self.rastered = {m.target for m in program.monitors.values()
                          if m.kind in ("spike", "rate")}
 
