@@ -150,6 +150,10 @@ BAD: list[tuple[str, Callable[[], object], type[SnnccError], str]] = [
      r"unknown parameter 'Vtt' \(did you mean 'Vt'\?\)"),
     ("layer init typo", lambda: sc.layer("lif", init={"vv": 0.0}), UnknownNameError,
      r"unknown initial value 'vv' \(did you mean 'v'\?\)"),
+    ("Poisson rate above one spike per step",
+     lambda: _compile_with(lambda g: sc.PoissonGroup(4, [10, 12e3, 5, 20] * Hz, name="bg")),
+     ParameterError, r"PoissonGroup 'bg': a rate of 12000 Hz is more than one spike per "
+     r"step \(rate \* dt = 1\.2 > 1 at dt = 0\.1 ms\).*use 2 or more sources"),
     # ---- encoders, decoders, monitors
     ("encoder coding typo", lambda: sc.Encoder(4, coding="poison"), ParameterError,
      r"unknown coding 'poison'.*did you mean 'poisson'"),

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import textwrap
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -195,8 +195,21 @@ def _raise() -> None:
     raise _Injected("injected")
 
 
+@pytest.fixture
+def python_sigint() -> Iterator[None]:
+    """Python's own SIGINT handler for the test, as in an interactive session: earlier
+    tests in the same worker may leave another one (Brian2, once imported, wraps the
+    handler it found and fails calling it when that was SIG_DFL)."""
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("how", ["exception", "ctrl-c"])
+@pytest.mark.usefixtures("python_sigint")
 def test_interrupted_run_keeps_time_state_and_monitors_together(backend: str, how: str
                                                                 ) -> None:
     total, at = (2600, 1234) if backend == "torch" else (40, 23)

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import snncc as sc
-from snncc.units import ms
+from snncc.units import ms, mV
 
 STDP = dict(taupre=20.0, taupost=30.0, Apre=0.01, Apost=-0.012, wmax=1.0)
 
@@ -282,6 +282,18 @@ def test_clock_driven_errors(equations: str, kw: dict, error: type, match: str) 
         _compile_synapse(equations, **kw)
 
 
+def _assert_same_spikes(mon: sc.SpikeMonitor, b_mon: object, seed: int) -> None:
+    """snncc's and Brian2's spike monitors hold the same (step, neuron) pairs (dt 0.1 ms)."""
+    import brian2 as b2
+
+    ours = sorted(zip(np.round(np.asarray(mon.t / ms) / 0.1).astype(int).tolist(),
+                      np.asarray(mon.i).tolist()))
+    ref = sorted(zip(np.round(np.asarray(b_mon.t / b2.ms) / 0.1).astype(int).tolist(),
+                     np.asarray(b_mon.i).tolist()))
+    assert len(ref) > 5, "too few spikes to compare"
+    assert ours == ref, f"seed {seed}"
+
+
 @pytest.mark.brian2
 def test_clock_driven_synapses_match_brian2(fresh_seed: int) -> None:
     """The schedule against Brian2 (numpy target, default object names, so the neurons'
@@ -321,11 +333,107 @@ def test_clock_driven_synapses_match_brian2(fresh_seed: int) -> None:
     b2.Network(b_src, b_post, b_syn, b_mon).run(
         steps * 0.1 * b2.ms, namespace={k: v * b2.ms for k, v in values.items()})
 
-    ours = sorted(zip(np.round(np.asarray(mon.t / ms) / 0.1).astype(int).tolist(),
-                      np.asarray(mon.i).tolist()))
-    ref = sorted(zip(np.round(np.asarray(b_mon.t / b2.ms) / 0.1).astype(int).tolist(),
-                     np.asarray(b_mon.i).tolist()))
-    assert len(ref) > 5, "too few spikes to compare"
-    assert ours == ref, f"seed {fresh_seed}"
+    _assert_same_spikes(mon, b_mon, fresh_seed)
     np.testing.assert_allclose(sim.get(syn.name, "z")[0].numpy(), np.asarray(b_syn.z),
                                rtol=0, atol=1e-12, err_msg=f"seed {fresh_seed}")
+
+
+@pytest.mark.brian2
+@pytest.mark.parametrize("backend", ["torch", "triton"])
+def test_distributed_delays_match_brian2(fresh_seed: int, backend: str) -> None:
+    """Per-synapse delays of many distinct values (a queued pathway: one table by
+    (source, delay), code that does not grow with the number of delays) against Brian2's
+    spike queue: an input pathway whose on_pre reads the target's state at arrival time,
+    and a recurrent pathway with its own delays. Spikes identical, final state to 1e-12."""
+    import brian2 as b2
+    from brian2_util import setup_brian2
+
+    if backend == "triton":
+        pytest.importorskip("triton")
+    rng = np.random.default_rng(fresh_seed)
+    steps, n_in, n_out = (300 if backend == "torch" else 100), 8, 6  # the interpreter is slow
+    flat = np.nonzero(rng.random((steps, n_in)) < 0.1)
+    idx, spike_steps = flat[1], flat[0]
+    i_in, j_in = np.nonzero(rng.random((n_in, n_out)) < 0.7)
+    d_in = rng.integers(0, 30, i_in.size)  # steps
+    w_in = rng.uniform(0.3, 0.9, i_in.size)
+    i_rec, j_rec = np.nonzero(rng.random((n_out, n_out)) < 0.5)
+    d_rec = rng.integers(1, 20, i_rec.size)
+    eqs = "dv/dt = (ge - v)/tau : 1\ndge/dt = -ge/tau_e : 1"
+    on_in, on_rec = "ge += w*(1.2 - v_post)", "ge += 0.15"
+    values = {"tau": 10.0, "tau_e": 2.0}  # ms
+    net = sc.Network(dt=0.1 * ms, seed=fresh_seed)
+    with net:
+        src = sc.SpikeGeneratorGroup(n_in, idx, spike_steps * 0.1 * ms)
+        post = sc.NeuronGroup(n_out, sc.NeuronModel(eqs, threshold="v > 1", reset="v = 0"),
+                              params={k: v * ms for k, v in values.items()}, name="P")
+        inp = sc.Connection(src, post, sc.SynapseModel("w : 1", on_pre=on_in), i=i_in,
+                            j=j_in, weight=w_in, delay=d_in * 0.1 * ms, name="inp")
+        sc.Connection(post, post, on_pre=on_rec, i=i_rec, j=j_rec,
+                      delay=d_rec * 0.1 * ms, name="rec")
+        mon = sc.SpikeMonitor(post)
+    sim = net.compile(backend=backend, dtype=torch.float64)
+    stages = [s for s in sim.program.plan.stages if type(s).__name__ == "Pathway"]
+    assert [s.delivery for s in stages] == ["queue", "ring"]
+    sim.run(steps * 0.1 * ms)
+
+    setup_brian2(1e-4)
+    b_src = b2.SpikeGeneratorGroup(n_in, idx, spike_steps * 0.1 * b2.ms)
+    b_post = b2.NeuronGroup(n_out, eqs, threshold="v > 1", reset="v = 0", method="exact")
+    b_in = b2.Synapses(b_src, b_post, "w : 1", on_pre=on_in.replace("ge", "ge_post", 1))
+    b_in.connect(i=i_in, j=j_in)
+    b_in.w = w_in
+    b_in.delay = d_in * 0.1 * b2.ms
+    b_rec = b2.Synapses(b_post, b_post, on_pre=on_rec.replace("ge", "ge_post", 1))
+    b_rec.connect(i=i_rec, j=j_rec)
+    b_rec.delay = d_rec * 0.1 * b2.ms
+    b_mon = b2.SpikeMonitor(b_post)
+    b2.Network(b_src, b_post, b_in, b_rec, b_mon).run(
+        steps * 0.1 * b2.ms, namespace={k: v * b2.ms for k, v in values.items()})
+
+    _assert_same_spikes(mon, b_mon, fresh_seed)
+    np.testing.assert_allclose(sim.get(post.name, "ge")[0].numpy(), np.asarray(b_post.ge),
+                               rtol=0, atol=1e-12, err_msg=f"seed {fresh_seed}")
+    assert inp.name in sim.program.projections
+
+
+@pytest.mark.parametrize("on_pre,delivery", [("v += 0.5*mV", "ring"),
+                                             ("v += 0.5*mV*(1 + 0*v_post)", "ring"),
+                                             ("v += (v_post - El_post)*0.01", "queue")])
+def test_generated_code_does_not_grow_with_the_number_of_delays(on_pre: str,
+                                                                delivery: str) -> None:
+    """Delays are data: the torch source of a pathway with 3 or 60 distinct delays has
+    the same length; the plan delivers through a ring where the event code only adds
+    values fixed per synapse, through a queue otherwise."""
+    sources = []
+    for spread in (0.2, 6.0):  # ms: 3 and ~60 distinct delays of 0.1 ms
+        net = sc.Network(dt=0.1 * ms, seed=4)
+        with net:
+            G = sc.NeuronGroup(40, "lif", params={"I": 30 * mV}, name="G")
+            sc.Connection(G, G, on_pre=on_pre, p=0.5, delay=f"rand()*{spread}*ms",
+                          name="GG")
+        sim = net.compile(backend="torch")
+        (stage,) = [s for s in sim.program.plan.stages if type(s).__name__ == "Pathway"]
+        assert stage.delivery == delivery and len(stage.delays) >= 3
+        sources.append(sim.source())
+    n_delays = [len({ln for ln in src.splitlines() if "delay" in ln}) for src in sources]
+    assert len(sources[0].splitlines()) == len(sources[1].splitlines()), n_delays
+
+
+def test_long_delays_on_few_synapses_are_queued_not_ringed() -> None:
+    """A ring holds max delay + 1 values per target: for delays up to 1 s onto 200
+    neurons through ~80 synapses (10,001 x 200 values) the plan queues the spikes
+    instead; with delays up to 10 ms it rings them."""
+    def delivery(top_ms: float) -> str:
+        net = sc.Network(dt=0.1 * ms, seed=9)
+        with net:
+            G = sc.NeuronGroup(200, "lif", params={"I": 30 * mV}, name="G")
+            sc.Connection(G, G, on_pre="v += 2*mV", p=0.002,
+                          delay=f"({top_ms} - rand()*3)*ms", name="GG")
+        sim = net.compile(backend="torch")
+        sim.run(1 * ms)
+        (stage,) = [s for s in sim.program.plan.stages if type(s).__name__ == "Pathway"]
+        return stage.delivery
+
+    assert delivery(1000.0) == "queue"
+    assert delivery(10.0) == "ring"

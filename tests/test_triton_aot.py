@@ -166,8 +166,11 @@ def _kind(name: str, args: list[str]) -> str:
     arguments (the names snncc.backends.triton.codegen and layer.j2 give them)."""
     if "dense_ptr_" in args:
         return "dense"
-    if "ell_ptr_" in args:
+    if "syn_ptr_" in args:
         return "events"
+    shared = re.fullmatch(r"(\w+?)_shared\d+", name)  # one function of several uses
+    if shared:
+        return {"population": "neurons"}.get(shared.group(1), shared.group(1))
     for suffix in ("neurons", "record", "reset", "poisson", "generator", "synapses"):
         if name.endswith("_" + suffix):
             return suffix

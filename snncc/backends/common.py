@@ -138,6 +138,21 @@ def ell_table(src_index: np.ndarray, syn_ids: np.ndarray, n_src: int
     return table, bool(F > 0 and np.all(counts == F))
 
 
+def delay_table(src_index: np.ndarray, delay: np.ndarray, delays: tuple[int, ...],
+                n_src: int) -> tuple[np.ndarray, np.ndarray]:
+    """The synapses of a pathway with several delays as a table by (source neuron,
+    delay): ``(ptr, syn)`` with the synapses of source ``s`` and delay ``delays[g]`` at
+    ``syn[ptr[s * D + g]:ptr[s * D + g + 1]]`` (ascending ids; ``D = len(delays)``). Its
+    size does not depend on how the delays are distributed (no padding)."""
+    D = len(delays)
+    g = np.searchsorted(np.asarray(delays, dtype=np.int64), delay)
+    key = src_index.astype(np.int64) * D + g
+    syn = np.argsort(key, kind="stable").astype(np.int64)
+    ptr = np.zeros(n_src * D + 1, dtype=np.int64)
+    np.cumsum(np.bincount(key, minlength=n_src * D), out=ptr[1:])
+    return ptr, syn
+
+
 @dataclass
 class LayerCode:
     """A backend's code for one layer: the source of a module whose
@@ -177,13 +192,39 @@ def layer_names(step: LayerStep, local: Callable[[str], str]) -> dict[str, str]:
     return names
 
 
-def layer_header(step: LayerStep) -> dict[str, object]:
-    """What every layer template shows in its header: model, integrator, equations,
-    threshold, reset, surrogate and the save/recompute plan."""
-    return {"model_name": step.model_name, "method_used": step.method_used,
-            "dt": f"{step.dt:g}",
-            "equations": [ln.strip() for ln in step.equations_text.strip().splitlines()
-                          if ln.strip()],
-            "threshold_text": step.threshold_text, "reset_text": step.reset_text,
-            "surrogate": step.surrogate, "alpha": f"{step.alpha:g}",
-            "detach_reset": step.detach_reset, "plan": step.plan}
+@dataclass(frozen=True)
+class LayerHeader:
+    """What every layer template shows in its header (all of it user-visible text,
+    rendered through the ``comment`` filter): the model, its integrator, the step ``dt``
+    (model time units), the equations one line each, threshold, reset, refractoriness
+    (``"<k> steps"``, ``"while <condition>"`` or ``None``), the surrogate with its
+    ``alpha`` and whether the reset is detached, and the save/recompute plan."""
+
+    model_name: str
+    method_used: str
+    dt: str
+    equations: tuple[str, ...]
+    threshold_text: str
+    reset_text: str
+    refractory: str | None
+    surrogate: str
+    alpha: str
+    detach_reset: bool
+    plan: str
+
+
+def layer_header(step: LayerStep) -> LayerHeader:
+    """The :class:`LayerHeader` of ``step``."""
+    if step.refractory_steps is not None:
+        refractory: str | None = f"{step.refractory_steps} steps"
+    elif step.refractory_condition is not None:
+        refractory = f"while {step.refractory_condition}"
+    else:
+        refractory = None
+    return LayerHeader(
+        model_name=step.model_name, method_used=step.method_used, dt=f"{step.dt:g}",
+        equations=tuple(ln.strip() for ln in step.equations_text.strip().splitlines()
+                        if ln.strip()),
+        threshold_text=step.threshold_text, reset_text=step.reset_text,
+        refractory=refractory, surrogate=step.surrogate, alpha=f"{step.alpha:g}",
+        detach_reset=step.detach_reset, plan=step.plan)

@@ -350,6 +350,14 @@ def _lower_poisson(g: PoissonGroup, dt: float) -> _Lowered:
             raise e.error(f"rates must be in Hz, got {d}", 0, kind=UnitError)
     else:
         arr = np.asarray(get_value(g.rates), dtype=np.float64)
+        if arr.size and float(arr.max()) * dt > 1.0:
+            # one neuron spikes at most once per step: a higher rate would saturate
+            top = float(arr.max())
+            raise ParameterError(
+                f"{owner}: a rate of {top:g} Hz is more than one spike per step "
+                f"(rate * dt = {top * dt:g} > 1 at dt = {dt * 1e3:g} ms), which a Poisson "
+                f"source cannot give; use {int(np.ceil(top * dt))} or more sources with the "
+                "rate divided among them, or a smaller dt")
         if arr.ndim == 0:
             rates = sympy.Float(float(arr))
         else:

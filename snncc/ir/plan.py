@@ -61,7 +61,15 @@ class Pathway:
     of at least :data:`~snncc.passes.plan.DENSE_MIN_DENSITY`, one homogeneous delay, and
     code that only adds to postsynaptic variables values read from the synapse); backends
     without one deliver event-driven. ``late``: the target population has already
-    stepped (layered schedule), so the spikes act one step later than their delay."""
+    stepped (layered schedule), so the spikes act one step later than their delay.
+    ``delivery`` (several delays; code that does not grow with their number):
+    ``"queue"``: the spikes of the last ``max(delays)`` steps reach their synapses
+    through one table by (source neuron, delay), a spike queue held as data (Brian2's
+    semantics for any event code); ``"ring"``: every statement adds to a target variable
+    a value fixed per synapse (constants and synapse variables no code writes), so each
+    spike adds it at once into a ring of ``max(delays) + 1`` steps per target, read when
+    it arrives (GeNN's dendritic delay); ``"direct"``: one delay. A backend whose one
+    kernel covers every delay may deliver ``queue`` and ``ring`` pathways that way."""
 
     projection: str
     direction: str  # on_pre | on_post
@@ -69,6 +77,7 @@ class Pathway:
     delays: tuple[int, ...] = (0,)
     dense: bool = False
     late: bool = False
+    delivery: str = "direct"  # direct | queue | ring
 
 
 @dataclass(frozen=True)
@@ -148,7 +157,10 @@ def stage_text(s: Stage) -> str:
     if isinstance(s, Slot):
         return f"-- {s.index}/{s.count}: {s.population} ({s.reason})"
     if isinstance(s, Pathway):
-        extra = [f"delays {','.join(map(str, s.delays))}"] if s.delays != (0,) else []
+        if s.delivery != "direct":
+            extra = [f"{len(s.delays)} delays {s.delays[0]}..{s.delays[-1]}, {s.delivery}"]
+        else:
+            extra = [f"delays {','.join(map(str, s.delays))}"] if s.delays != (0,) else []
         extra += ["dense"] * s.dense + ["one step late"] * s.late
         return f"{s.projection}.{s.direction}" + (f" ({', '.join(extra)})" if extra else "")
     if isinstance(s, Reset):

@@ -30,6 +30,7 @@ import numpy as np
 from snncc.errors import BackendError
 from snncc.ir import plan as st
 from snncc.ir import program as ir
+from snncc.ir.functions import is_random
 from snncc.ir.statements import names_in
 
 DENSE_MIN_DENSITY = 0.25  # fraction of all pairs above which on_pre may be a spike-matmul
@@ -103,6 +104,31 @@ def dense(program: ir.Program, pr: ir.Projection) -> bool:
     return bool(np.unique(pairs).size == S)
 
 
+RING_MAX_SLOTS_PER_SYNAPSE = 8  # a ring may hold this many values per synapse (or 2**20)
+
+
+def delivery(pr: ir.Projection, delays: tuple[int, ...], n_post: int) -> str:
+    """How ``on_pre`` spikes with ``delays`` reach their ``n_post`` targets (see
+    :class:`~snncc.ir.plan.Pathway`): ``"direct"`` for one delay; ``"ring"`` where every
+    statement adds to a postsynaptic variable a value fixed per synapse (numbers and
+    synapse variables that no code of the projection writes: no neuron variable, time,
+    index or random draw), so it may be added when the spike is sent, and the ring
+    (``max delay + 1`` values per target) is not much larger than the synapses; else
+    ``"queue"``."""
+    if len(delays) == 1:
+        return "direct"
+    if (delays[-1] + 1) * n_post > max(RING_MAX_SLOTS_PER_SYNAPSE * pr.n_synapses, 1 << 20):
+        return "queue"
+    written = {s.target for s in [*pr.on_pre, *pr.on_post, *pr.update]}
+    fixed = set(pr.variables) - written - {"lastupdate"}
+    for s in pr.on_pre:
+        if s.op not in ("+=", "-=") or not s.target.endswith("_post") \
+                or is_random(s.expr) \
+                or any(sy.name not in fixed for sy in s.expr.free_symbols):
+            return "queue"
+    return "ring"
+
+
 def _touched(program: ir.Program) -> dict[str, set[str]]:
     """Variables of each population that synaptic code run between its threshold and its
     reset reads or writes: under Brian2's order all synaptic code (every pathway and
@@ -162,7 +188,9 @@ class _Planner:
         delays = tuple(int(d) for d in np.unique(pr.delay)) if pre else (0,)
         return [st.Pathway(pr.name, direction, pr.pre if pre else pr.post, delays,
                            dense=pre and dense(self.p, pr),
-                           late=pre and pr.name in self.p.late)]
+                           late=pre and pr.name in self.p.late,
+                           delivery=delivery(pr, delays,
+                                             self.p.populations[pr.post].size))]
 
     def reset(self, pop: ir.Population) -> list[st.Stage]:
         if pop.kind != "neuron" or pop.threshold is None or not (

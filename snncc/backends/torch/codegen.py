@@ -21,6 +21,7 @@ from snncc.backends.common import (
     Line,
     LocalNames,
     StateSpec,
+    delay_table,
     ell_table,
     stage_plan,
 )
@@ -363,8 +364,11 @@ class _Gen:
             lines=gathers + lines + commits))
 
     def pathway(self, pr: ir.Projection, stage: plan.Pathway) -> str:
-        """The event code of ``stage`` for the synapses of the neurons that spiked, one
-        block per delay (the delayed spikes come from the source's spike history)."""
+        """The event code of ``stage`` for the synapses of the neurons that spiked: one
+        block per delay, or for a ``queue`` stage one block for all delays (the spikes
+        of the last steps, through the table by (source, delay) of
+        :func:`~snncc.backends.common.delay_table`). Delayed spikes come from the
+        source's spike history."""
         direction = stage.direction
         statements = pr.on_pre if direction == "on_pre" else pr.on_post
         src = stage.source
@@ -375,9 +379,6 @@ class _Gen:
         S = pr.n_synapses
         B = self.B
         delays = (pr.delay if direction == "on_pre" else np.zeros(1, np.int64))
-        pre_arr = self.bind_array(pr.name, "i", pr.i)
-        post_arr = self.bind_array(pr.name, "j", pr.j)
-        ones = self.bind_array(pr.name, "ones", np.ones(max(S * B, 1), dtype=np.float64))
         # names in the event code
         syn_names: dict[str, str] = {}
         for k in pr.variables:
@@ -387,55 +388,70 @@ class _Gen:
         for side, pop in (("pre", pre_pop), ("post", post_pop)):
             for k in pop.variables:
                 side_flat[f"{k}_{side}"] = self.bind_state(pop.name, k, flat=True)
+        if stage.delivery == "ring":
+            return self.ring_pathway(pr, stage, syn_names, side_flat)
+        pre_arr = self.bind_array(pr.name, "i", pr.i)
+        post_arr = self.bind_array(pr.name, "j", pr.j)
+        one = self.const(1.0)  # expanded to the synapses of a step: no array per synapse
         # the per-synapse indices the event code needs (names it reads or writes)
         names = names_in(statements) | names_in(pr.update)
         used = {"_pre": any(n.endswith("_pre") and n in side_flat for n in names),
                 "_post": any(n.endswith("_post") and n in side_flat for n in names),
                 "_sidx": bool(pr.update) or bool(names & set(pr.variables))}
-        groups: list[DelayGroup] = []
-        uniq = stage.delays
         fast = None if pr.update else self.constant_additive(pr, statements, direction)
-        for gk, d in enumerate(uniq):
-            sel = np.arange(S) if delays.size == 1 else np.nonzero(delays == d)[0]
-            ell, full = ell_table(src_index[sel], sel, n_src)
-            if d == 0:
-                spikes = self.local(src, role="idx")
-            else:
-                L = self.hist_len[src]
-                spikes = (f"{self.local(src, '_spike_history')}[(n - {int(d)}) % {L}]"
-                          ".nonzero().squeeze(1)")
-            body: list[Line] = []
+        tgt_index = pr.j if direction == "on_pre" else pr.i
+        n_tgt = n_post if direction == "on_pre" else n_pre
+        groups: list[DelayGroup] = []
+        for gk, (label, spikes, gather, ell, full) in enumerate(
+                self.arrivals(pr, stage, src_index, delays, n_src)):
+            body = list(gather)
+            n_syn = S if ell is None else int((ell >= 0).sum())
             if fast is not None:
                 # every statement adds a constant to a target-side variable: gather the
-                # target indices of all synapses of the spiking neurons at once (padding
-                # entries add 0 to element 0)
-                tgt_index = pr.j if direction == "on_pre" else pr.i
-                tgt_ell = np.where(ell >= 0, tgt_index[np.maximum(ell, 0)], 0)
-                t_name = self.bind_array(pr.name, f"{direction}_target_ell{gk}", tgt_ell)
-                n_tgt = n_post if direction == "on_pre" else n_pre
-                if B == 1:
-                    body.append(Line(f"_tgt = {t_name}[_idx].view(-1)"))
-                else:
-                    body.append(Line(f"_tgt = ({t_name}[_idx % {n_src}] + (_idx // {n_src})"
-                                     f"[:, None] * {n_tgt}).view(-1)"))
-                if full:
-                    val = f"{ones}[:_tgt.shape[0]]"
-                else:
-                    v_name = self.bind_array(pr.name, f"{direction}_valid_ell{gk}",
-                                             (ell >= 0).astype(np.float64))
-                    body.append(Line(f"_val = {v_name}[_idx{'' if B == 1 else f' % {n_src}'}]"
-                                     ".view(-1)"))
-                    val = "_val"
+                # target indices of all synapses of the spiking neurons at once
+                if ell is None:  # a queue: _syn, and _b (batch) if B > 1
+                    tgt = post_arr if direction == "on_pre" else pre_arr
+                    body.append(Line(f"_tgt = {tgt}[_syn]" if B == 1 else
+                                     f"_tgt = {tgt}[_syn] + _b * {n_tgt}"))
+                    val = f"{one}.expand(_tgt.shape[0])"
+                else:  # padding entries add 0 to element 0
+                    tgt_ell = np.where(ell >= 0, tgt_index[np.maximum(ell, 0)], 0)
+                    t_name = self.bind_array(pr.name, f"{direction}_target_ell{gk}", tgt_ell)
+                    if B == 1:
+                        body.append(Line(f"_tgt = {t_name}[_idx].view(-1)"))
+                    else:
+                        body.append(Line(f"_tgt = ({t_name}[_idx % {n_src}] + (_idx // "
+                                         f"{n_src})[:, None] * {n_tgt}).view(-1)"))
+                    if full:
+                        val = f"{one}.expand(_tgt.shape[0])"
+                    else:
+                        v_name = self.bind_array(pr.name, f"{direction}_valid_ell{gk}",
+                                                 (ell >= 0).astype(np.float64))
+                        body.append(Line(f"_val = {v_name}[_idx"
+                                         f"{'' if B == 1 else f' % {n_src}'}].view(-1)"))
+                        val = "_val"
                 adds = [Line(f"{flat}.index_add_(0, _tgt, {val}, "
                              f"alpha={'-' if st.op == '-=' else ''}({value}))",
                              str(st.comment or st)) for st, flat, value in fast]
-                groups.append(DelayGroup(int(d), int(sel.size), spikes, body, None, adds))
+                groups.append(DelayGroup(label, n_syn, spikes, body, None, adds))
                 continue
-            ell_name = self.bind_array(pr.name, f"{direction}_ell{gk}", ell)
-            update, code = self.event_code(pr, statements, syn_names, side_flat, ones)
+            update, code = self.event_code(pr, statements, syn_names, side_flat, one)
+            if ell is not None:  # _syn (and _b) from the table by source
+                ell_name = self.bind_array(pr.name, f"{direction}_ell{gk}", ell)
+                if B == 1:
+                    body.append(Line(f"_syn = {ell_name}[_idx]"))
+                    body.append(Line("_syn = _syn[_syn >= 0]" if not full
+                                     else "_syn = _syn.view(-1)"))
+                else:
+                    body.append(Line(f"_b = _idx // {n_src}"))
+                    body.append(Line(f"_syn = {ell_name}[_idx % {n_src}]"))
+                    body.append(Line("_b = _b[:, None].expand_as(_syn)"))
+                    if not full:
+                        body += [Line("_keep = _syn >= 0"), Line("_syn = _syn[_keep]"),
+                                 Line("_b = _b[_keep]")]
+                    else:
+                        body += [Line("_syn = _syn.reshape(-1)"), Line("_b = _b.reshape(-1)")]
             if B == 1:
-                body.append(Line(f"_syn = {ell_name}[_idx]"))
-                body.append(Line("_syn = _syn[_syn >= 0]" if not full else "_syn = _syn.view(-1)"))
                 if used["_pre"]:
                     body.append(Line(f"_pre = {pre_arr}[_syn]"))
                 if used["_post"]:
@@ -443,14 +459,6 @@ class _Gen:
                 if used["_sidx"]:
                     body.append(Line("_sidx = _syn"))
             else:
-                body.append(Line(f"_b = _idx // {n_src}"))
-                body.append(Line(f"_syn = {ell_name}[_idx % {n_src}]"))
-                body.append(Line("_b = _b[:, None].expand_as(_syn)"))
-                if not full:
-                    body += [Line("_keep = _syn >= 0"), Line("_syn = _syn[_keep]"),
-                             Line("_b = _b[_keep]")]
-                else:
-                    body += [Line("_syn = _syn.reshape(-1)"), Line("_b = _b.reshape(-1)")]
                 if used["_pre"]:
                     body.append(Line(f"_pre = {pre_arr}[_syn] + _b * {n_pre}"))
                 if used["_post"]:
@@ -458,13 +466,142 @@ class _Gen:
                 if used["_sidx"]:
                     body.append(Line(f"_sidx = _syn + _b * {S}"))
             body.append(Line("_k = _syn.shape[0]"))
-            groups.append(DelayGroup(int(d), int(sel.size), spikes, body, update, code))
+            groups.append(DelayGroup(label, n_syn, spikes, body, update, code))
         text = pr.on_pre_text if direction == "on_pre" else pr.on_post_text
         source_lines = [f"{direction}: {ln.strip()}" for ln in text.strip().splitlines()]
         return render("torch", "pathway.j2", c=PathwayContext(
             name=pr.name, pre=pr.pre, post=pr.post, n_syn=S,
             direction=f"{direction} (spikes of {src})", source_lines=source_lines,
             groups=groups))
+
+    def segments(self, ptr: str, syn: str, entries: str, table: np.ndarray
+                 ) -> tuple[list[Line], bool]:
+        """Lines that list ``_syn``, the synapses of table entries ``entries`` (a code
+        expression) one entry after the other: entry ``e`` holds
+        ``syn[ptr[e]:ptr[e + 1]]`` (``table`` is ``ptr``'s value). Where no entry is much
+        longer than the mean, every entry is read up to the longest through a mask
+        ``_in`` (fewer, cheaper operations; returns True); else entry by entry (``_seg``:
+        the entry of each)."""
+        lengths = np.diff(table)
+        longest = int(lengths.max()) if lengths.size else 0
+        mean = float(lengths[lengths > 0].mean()) if (lengths > 0).any() else 0.0
+        lines = [Line(f"_start = {ptr}[{entries}]"),
+                 Line(f"_cnt = {ptr}[{entries} + 1] - _start")]
+        if longest <= 4 * mean + 64:
+            ar = self.bind(f"_arange_{longest}", f"torch.arange({longest}, device=DEVICE)")
+            return lines + [Line(f"_in = {ar} < _cnt[:, None]",
+                                 f"each entry's synapses (entries hold up to {longest})"),
+                            Line(f"_syn = {syn}[(_start[:, None] + {ar})[_in]]")], True
+        return lines + [Line("_seg = torch.repeat_interleave(_cnt)",
+                             "the entries' synapses, one after the other"),
+                        Line(f"_syn = {syn}[_start[_seg] + torch.arange(_seg.shape[0], "
+                             "device=DEVICE) - (torch.cumsum(_cnt, 0) - _cnt)[_seg]]")], False
+
+    @staticmethod
+    def per_synapse(values: str, masked: bool) -> str:
+        """``values`` (one per entry listed by :meth:`segments`) for each synapse."""
+        return f"{values}[:, None].expand_as(_in)[_in]" if masked else f"{values}[_seg]"
+
+    def ring_pathway(self, pr: ir.Projection, stage: plan.Pathway,
+                     syn_names: dict[str, str], side_flat: dict[str, str]) -> str:
+        """A ``ring`` pathway: each spike adds its synapses' fixed values at once into
+        the slot ``(n + delay) % R`` of a ring of ``R = max delay + 1`` steps per target
+        variable (state ``<projection>._ring_<var>``); every step, the slot of step
+        ``n`` is added to the targets and cleared."""
+        n_src = self.p.populations[pr.pre].size
+        n_post = self.p.populations[pr.post].size
+        S, B, R = pr.n_synapses, self.B, stage.delays[-1] + 1
+        ptr, syn = delay_table(pr.i, np.zeros(S, np.int64), (0,), n_src)
+        ptr_name = self.bind_array(pr.name, "on_pre_ring_ptr", ptr)
+        syn_name = self.bind_array(pr.name, "on_pre_ring_syn", syn)
+        delay = self.bind_array(pr.name, "delay", pr.delay.astype(np.int64))
+        post_arr = self.bind_array(pr.name, "j", pr.j)
+        gather = [Line(f"_src = _idx{'' if B == 1 else f' % {n_src}'}",
+                       "the synapses of the neurons that spiked now")]
+        lines, masked = self.segments(ptr_name, syn_name, "_src", ptr)
+        gather += lines
+        if B > 1:
+            gather.append(Line(f"_b = {self.per_synapse(f'(_idx // {n_src})', masked)}"))
+        names = {k: f"{flat}[_sidx]" for k, flat in syn_names.items()}
+        printer = self.printer(names, set(names), "(_k,)")
+        if any(printer.is_tensor(st.expr) for st in pr.on_pre):
+            gather.append(Line("_sidx = _syn" if B == 1 else f"_sidx = _syn + _b * {S}"))
+        gather.append(Line("_k = _syn.shape[0]"))
+        gather.append(Line(f"_slot = (n + {delay}[_syn]) % {R}", "when each arrives"))
+        gather.append(Line(f"_tgt = _slot * {B * n_post} + {post_arr}[_syn]"
+                           + ("" if B == 1 else f" + _b * {n_post}")))
+        one = self.const(1.0)
+        statements, arrivals, rings = [], [], {}
+        for st in pr.on_pre:
+            var = st.target[:-len("_post")]
+            if var not in rings:
+                k = f"_ring_{var}"
+                self.out.state[key(pr.name, k)] = StateSpec((R, B * n_post), "float", 0.0)
+                rings[var] = self.bind_state(pr.name, k)
+                arrivals += [Line(f"{side_flat[st.target]}.add_({rings[var]}[n % {R}])",
+                                  f"{st.target} += the inputs that arrive now"),
+                             Line(f"{rings[var]}[n % {R}].zero_()")]
+            value = printer.doprint(st.expr)
+            sign = "-" if st.op == "-=" else ""
+            if printer.is_tensor(st.expr):
+                code = (f"{rings[var]}.view(-1).index_add_(0, _tgt, {value}"
+                        f"{', alpha=-1' if sign else ''})")
+            else:
+                code = (f"{rings[var]}.view(-1).index_add_(0, _tgt, {one}.expand(_k), "
+                        f"alpha={sign}({value}))")
+            statements.append(Line(code, f"{st.comment or st}, into the ring"))
+        label = (f"delays {stage.delays[0]}..{stage.delays[-1]} step(s), "
+                 f"{len(stage.delays)} values, through a ring of {R} steps per target")
+        group = DelayGroup(label, S, self.local(pr.pre, role="idx"), gather, None,
+                           statements)
+        source_lines = [f"on_pre: {ln.strip()}" for ln in pr.on_pre_text.strip().splitlines()]
+        return render("torch", "pathway.j2", c=PathwayContext(
+            name=pr.name, pre=pr.pre, post=pr.post, n_syn=S,
+            direction=f"on_pre (spikes of {pr.pre})", source_lines=source_lines,
+            groups=[group], arrivals=arrivals))
+
+    def arrivals(self, pr: ir.Projection, stage: plan.Pathway, src_index: np.ndarray,
+                 delays: np.ndarray, n_src: int
+                 ) -> list[tuple[str, str, list[Line], np.ndarray | None, bool]]:
+        """How the spikes arriving now find their synapses, per block of the pathway:
+        ``(label, spikes, gather, ell, full)``. ``spikes`` is the code of the flat
+        indices ``_idx`` the block starts from. Per delay: the source neurons that
+        spiked that many steps ago, and ``ell``, their synapses by source (``full``: no
+        padding), which the caller gathers. Queued (``ell`` None): ``_idx`` indexes the
+        window of the last steps' spikes, and ``gather`` computes the synapses ``_syn``
+        (and their batch ``_b``) through the table by (source, delay)."""
+        direction, src, B = stage.direction, stage.source, self.B
+        if stage.delivery == "queue":
+            D, L = len(stage.delays), self.hist_len[src]
+            ptr, syn = delay_table(src_index, delays, stage.delays, n_src)
+            ptr_name = self.bind_array(pr.name, f"{direction}_queue_ptr", ptr)
+            syn_name = self.bind_array(pr.name, f"{direction}_queue_syn", syn)
+            dl_name = self.bind_array(pr.name, f"{direction}_delays",
+                                      np.asarray(stage.delays, dtype=np.int64))
+            hist = self.local(src, "_spike_history")
+            W = B * n_src
+            lines, masked = self.segments(ptr_name, syn_name, "_key", ptr)
+            gather = [Line(f"_key = (_idx % {n_src}) * {D} + _idx // {W}",
+                           "its (source, delay) entry in the table"), *lines]
+            if B > 1:
+                gather.append(Line("_b = " + self.per_synapse(f"((_idx % {W}) // {n_src})",
+                                                              masked)))
+            label = (f"delays {stage.delays[0]}..{stage.delays[-1]} step(s), "
+                     f"{D} values, through a queue by (source, delay)")
+            spikes = f"{hist}[(n - {dl_name}) % {L}].view(-1).nonzero().squeeze(1)"
+            return [(label, spikes, gather, None, True)]
+        out = []
+        S = pr.n_synapses
+        for d in stage.delays:
+            sel = np.arange(S) if delays.size == 1 else np.nonzero(delays == d)[0]
+            ell, full = ell_table(src_index[sel], sel, n_src)
+            if d == 0:
+                spikes = self.local(src, role="idx")
+            else:
+                spikes = (f"{self.local(src, '_spike_history')}[(n - {int(d)}) % "
+                          f"{self.hist_len[src]}].nonzero().squeeze(1)")
+            out.append((f"delay {int(d)} step(s)", spikes, [], ell, full))
+        return out
 
     def constant_additive(self, pr: ir.Projection, statements: list[Statement],
                           direction: str) -> list[tuple[Statement, str, str]] | None:
@@ -484,7 +621,7 @@ class _Gen:
         return out
 
     def event_code(self, pr: ir.Projection, statements: list[Statement],
-                   syn_names: dict[str, str], side_flat: dict[str, str], ones: str
+                   syn_names: dict[str, str], side_flat: dict[str, str], one: str
                    ) -> tuple[EventDrivenUpdate | None, list[Line]]:
         """The event-driven update of the synapses of the spikes (if the projection has
         event-driven equations) and the event code ``statements``."""
@@ -534,14 +671,15 @@ class _Gen:
                     alpha = ", alpha=-1" if sign else ""
                     code = f"{flat}.index_add_(0, {index}, {value}{alpha})"
                 else:
-                    code = f"{flat}.index_add_(0, {index}, {ones}[:_k], alpha={sign}({value}))"
+                    code = (f"{flat}.index_add_(0, {index}, {one}.expand(_k), "
+                            f"alpha={sign}({value}))")
             elif st.op == "=":
                 if tensor:
                     code = f"{flat}.index_put_(({index},), {value})"
                 else:
                     code = f"{flat}.index_fill_(0, {index}, {value})"
             else:  # *=, /=
-                v = value if tensor else f"{ones}[:_k] * ({value})"
+                v = value if tensor else f"{one}.expand(_k) * ({value})"
                 if st.op == "/=":
                     v = f"1.0 / ({v})"
                 code = f"{flat}.index_reduce_(0, {index}, {v}, 'prod')"

@@ -8,9 +8,9 @@ go through the ``comment`` filter in the templates.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from snncc.backends.common import Line
+from snncc.backends.common import LayerHeader, Line
 
 
 @dataclass(frozen=True)
@@ -96,11 +96,12 @@ class EventDrivenUpdate:
 
 @dataclass(frozen=True)
 class DelayGroup:
-    """The synapses of one delay of a pathway: ``spikes`` is the code of the flat indices
-    of the source neurons whose spikes arrive now; ``gather`` finds their synapses,
-    ``update`` (if any) advances them, ``statements`` is the event code."""
+    """The synapses of one delay of a pathway (or of all its delays, queued): ``label``
+    names them, ``spikes`` is the code of the flat indices ``_idx`` of the spikes that
+    arrive now; ``gather`` finds their synapses, ``update`` (if any) advances them,
+    ``statements`` is the event code."""
 
-    delay: int
+    label: str
     n_syn: int
     spikes: str
     gather: list[Line]
@@ -111,7 +112,8 @@ class DelayGroup:
 @dataclass(frozen=True)
 class PathwayContext:
     """``pathway.j2``: a projection's ``on_pre`` or ``on_post`` event code, one
-    :class:`DelayGroup` per delay."""
+    :class:`DelayGroup` per delay (or one for all); ``arrivals``: run every step after
+    them (a ring pathway's inputs that arrive now)."""
 
     name: str
     pre: str
@@ -120,6 +122,7 @@ class PathwayContext:
     direction: str
     source_lines: list[str]
     groups: list[DelayGroup]
+    arrivals: list[Line] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -182,10 +185,10 @@ class SavedValue:
 @dataclass(frozen=True)
 class LayerContext:
     """``layer.py.j2``: a multi-step layer's ``forward`` and ``backward``. ``header`` is
-    :func:`~snncc.backends.common.layer_header`; ``fwd`` ends with the spikes ``_s_b``,
+    :class:`~snncc.backends.common.LayerHeader`; ``fwd`` ends with the spikes ``_s_b``,
     ``reset`` commits the states; ``bwd`` ends with ``_g_in`` and the ``_gn_<state>``."""
 
-    header: dict[str, object]
+    header: LayerHeader
     helpers: frozenset[str]
     states: tuple[str, ...]
     states_unpack: str

@@ -29,8 +29,12 @@ non-integer number of their statements (outside the float64 time ``t``) is a con
 unlike a float kernel argument). What sets a tile shape (``BLOCK``, ``BLOCK_F``, ``DT``)
 stays constexpr; integers in statements (refractory periods in steps, exponents) and
 random-draw streams stay in the text. Their equation comments are shown at each launch
-in ``step()``, and a shared function's docstring lists its uses. Population kernels
-and spike sources keep their numbers and comments inline.
+in ``step()``, and a shared function's docstring lists its uses. A population kernel
+takes its numbers as constants (and its history length as a size argument) only where
+another population's kernel, so written, has the same text (the same model with other
+parameter values, sizes or delays); otherwise, and in spike sources, numbers stay
+literals the compiler can fold. Population kernels keep their comments inline (the
+model's, the same for every use).
 
 Expressions are printed by :class:`~snncc.backends.triton.printer.TritonPrinter`; each
 stage is rendered from ``templates/triton/<stage>.j2`` with its typed context
@@ -48,7 +52,14 @@ from dataclasses import replace
 import numpy as np
 import sympy
 
-from snncc.backends.common import Generated, Line, Recorder, StateSpec, ell_table, stage_plan
+from snncc.backends.common import (
+    Generated,
+    Line,
+    Recorder,
+    StateSpec,
+    delay_table,
+    stage_plan,
+)
 from snncc.backends.printing import py_float
 from snncc.backends.templating import render
 from snncc.backends.triton import contexts as cx
@@ -66,7 +77,7 @@ from snncc.ir.statements import Statement, names_in
 # kernel's own locals (ending with "_", e.g. step_, offs_, spk_) and pointers (ending
 # with "_ptr_": <var>_var_ptr_ for the owner's variables, <side><k>_ptr_ for the k-th
 # variable of a synapse's pre/post neurons, <monitor>_slot_ptr_ and <monitor>_rec<k>_ptr_
-# for the k-th variable a state monitor records, and fixed ones: hist_ptr_, ell_ptr_,
+# for the k-th variable a state monitor records, and fixed ones: hist_ptr_, syn_ptr_,
 # consts_ptr_, ...), and size arguments and constants (ending with "_": n_src_, c0_, ...).
 # Each pattern ends differently, so no user name makes two pointers one (a variable
 # "hist" has hist_var_ptr_, not the spike history's hist_ptr_).
@@ -133,6 +144,7 @@ class _Gen:
         self.hist_len = self.plan.history
         self.rastered = {m.target for m in program.monitors.values()
                          if m.kind in ("spike", "rate")}
+        self.shared_pops: set[str] = set()  # see shared_populations
 
     # ------------------------------------------------------------ helpers
     def lanes(self, pop: ir.Population) -> int:
@@ -179,6 +191,8 @@ class _Gen:
         return [Load(_local(v), k.ptr(_ptr(v), f"S:{owner}.{v}")) for v in names]
 
     def spike_output(self, k: KernelFrame, pop: ir.Population) -> cx.SpikeOutput:
+        """Bind the spike history (and raster) of ``pop``; its length is a size argument
+        of a kernel whose numbers are arguments, else a literal."""
         L = self.hist_len[pop.name]
         self.out.state[f"{pop.name}._spike_history"] = StateSpec((L, self.lanes(pop)), "int8")
         k.ptr("hist_ptr_", f"S:{pop.name}._spike_history")
@@ -188,18 +202,30 @@ class _Gen:
             self.out.recorders[key] = Recorder(key, "raster", self.lanes(pop), "int8")
             k.ptr("raster_ptr_", f"M:{key}")
             k.ptr("base_ptr_", "M:_base")
-        return cx.SpikeOutput(L, raster)
+        length = str(L) if k.consts is None else k.size("hist_len_", L)
+        return cx.SpikeOutput(length, raster)
 
     # ------------------------------------------------------------ neurons
-    def neuron_kernel(self, pop: ir.Population, record: bool, reset: bool) -> None:
-        """The fused kernel of ``pop``; ``record``: its state monitors record here (else
-        in :meth:`record_kernel`, launched at the start of the step); ``reset``: its reset
-        too (else in :meth:`reset_kernel`, after the synapses)."""
+    def neuron_kernel(self, pop: ir.Population, record: tuple[str, ...], reset: bool
+                      ) -> None:
+        """The fused kernel of ``pop``; ``record``: the state monitors that record here
+        (others in :meth:`record_kernel`, launched at the start of the step); ``reset``: its reset
+        too (else in :meth:`reset_kernel`, after the synapses). Its numbers are
+        arguments if another population's kernel has the same text (see
+        :meth:`shared_populations`)."""
+        shared = pop.name in self.shared_pops
+        k, ctx = self.neuron_frame(pop, record, reset, [] if shared else None)
+        self.add_kernel(k, "population.j2", ctx, pop, self.lanes(pop))
+
+    def neuron_frame(self, pop: ir.Population, record: tuple[str, ...], reset: bool,
+                     consts: list[float] | None) -> tuple[KernelFrame, cx.PopulationContext]:
+        """The kernel of ``pop`` and its context, numbers as constants into ``consts``
+        (``None``: literals)."""
         k = KernelFrame(f"{pop.name}_neurons", "population", f"{pop.name}: {pop.size} "
-                        f"neurons, method {pop.method_used or '-'}")
-        pr = self.pop_printer(pop)
+                        f"neurons, method {pop.method_used or '-'}", consts=consts)
+        pr = self.pop_printer(pop, consts)
         loads = self.variables(k, pop.name, list(pop.variables))
-        recorders = self.state_recorders(k, pop, pr) if record else []
+        recorders = self.state_recorders(k, pop, pr, record)
         # state update: temporaries in order, the new values committed at the end
         state_vars = pop.updated_variables
         update, commits, written = [], [], []
@@ -227,32 +253,59 @@ class _Gen:
             subexpressions=list(pop.subexpression_texts.values()) if pop.update else [],
             update=update, threshold_text=pop.threshold_text, threshold_cond=cond,
             spike_out=spike_out, reset=reset_lines, stores=_stores(loads, written))
-        self.add_kernel(k, "population.j2", ctx, pop, self.lanes(pop))
+        return k, ctx
 
-    def record_kernel(self, pop: ir.Population) -> None:
-        """The state monitors of ``pop`` as a kernel of their own, launched first in the
-        step: under the layered schedule, synaptic kernels launched before ``pop``'s
+    def shared_populations(self) -> set[str]:
+        """The populations whose kernels take their numbers as arguments: those whose
+        kernel, so written, has the same text as another population's (the same model
+        with other parameter values or sizes), so that it compiles once. A kernel that
+        draws random numbers keeps literals (each draw site has its own stream, so no
+        two such kernels have the same text), as does one without a twin (its numbers
+        stay visible to the compiler)."""
+        twins: dict[tuple, list[str]] = {}
+        streams = self.streams[0]
+        for kernel in self.plan.kernels:
+            pop = self.p.populations.get(kernel.owner)
+            if kernel.kind != "population" or pop is None or pop.kind in ("poisson",
+                                                                          "generator"):
+                continue
+            k, ctx = self.neuron_frame(pop, *self._fuses(kernel), [])
+            if self.streams[0] != streams:  # it draws random numbers
+                self.streams[0] = streams
+                continue
+            twins.setdefault(self._text_key(k, "population.j2", ctx), []).append(pop.name)
+        return {name for names in twins.values() if len(names) > 1 for name in names}
+
+    @staticmethod
+    def _fuses(kernel: plan.Kernel) -> tuple[tuple[str, ...], bool]:
+        """The state monitors a kernel records, and whether it does its population's
+        reset."""
+        return (tuple(s.monitor for s in kernel.stages if isinstance(s, plan.RecordState)),
+                any(isinstance(s, plan.Reset) for s in kernel.stages))
+
+    def record_kernel(self, pop: ir.Population, monitors: tuple[str, ...]) -> None:
+        """The state ``monitors`` of ``pop`` as a kernel of their own, launched first in
+        the step: under the layered schedule, synaptic kernels launched before ``pop``'s
         kernel change its variables, and monitors record the start of the step."""
         k = KernelFrame(f"{pop.name}_record", "record_state", f"{pop.name}: state monitors "
                         f"(values at the start of the step)")
         pr = self.pop_printer(pop)
         used: set[str] = set()
-        for m in self.p.monitors.values():
-            if m.kind == "state" and m.target == pop.name:
-                for v in m.variables:
-                    expr = pop.subexpressions.get(v, _sym(v))
-                    used |= {v} | {sy.name for sy in expr.free_symbols}
+        for name in monitors:
+            for v in self.p.monitors[name].variables:
+                expr = pop.subexpressions.get(v, _sym(v))
+                used |= {v} | {sy.name for sy in expr.free_symbols}
         loads = self.variables(k, pop.name, [v for v in pop.variables if v in used])
         ctx = cx.RecordStateContext(t=self.time(pop.time_scale), loads=loads,
-                                    recorders=self.state_recorders(k, pop, pr))
+                                    recorders=self.state_recorders(k, pop, pr, monitors))
         self.add_kernel(k, "record_state.j2", ctx, pop, self.lanes(pop), phase="record")
 
-    def state_recorders(self, k: KernelFrame, pop: ir.Population, pr: TritonPrinter
-                        ) -> list[cx.StateMonitor]:
+    def state_recorders(self, k: KernelFrame, pop: ir.Population, pr: TritonPrinter,
+                        monitors: tuple[str, ...]) -> list[cx.StateMonitor]:
+        """Bind the buffers of the state ``monitors`` of ``pop`` (the plan's
+        :class:`~snncc.ir.plan.RecordState` stages of the kernel) and what each stores."""
         out = []
-        for m in self.p.monitors.values():
-            if m.kind != "state" or m.target != pop.name:
-                continue
+        for m in (self.p.monitors[name] for name in monitors):
             rec = m.record if m.record is not None else np.arange(pop.size)
             slot = np.full(pop.size, -1, dtype=np.int64)
             slot[rec] = np.arange(rec.size)
@@ -391,7 +444,8 @@ class _Gen:
 
     def pathway_kernel(self, pr: ir.Projection, stage: plan.Pathway) -> None:
         """The event code of ``stage``: one lane per (batch entry, source neuron, delay
-        group), over the synapses of that neuron with that delay (an ELL table)."""
+        group), over the synapses of that neuron with that delay (their segment of the
+        table by (source, delay), :func:`~snncc.backends.common.delay_table`)."""
         if stage.dense:
             self.dense_kernel(pr)
             return
@@ -402,30 +456,27 @@ class _Gen:
         pops = self.p.populations
         n_src = pops[src_name].size
         S = pr.n_synapses
-        delays = pr.delay if direction == "on_pre" else np.zeros(1, np.int64)
+        delays = pr.delay if direction == "on_pre" else np.zeros(S, np.int64)
         uniq = np.asarray(stage.delays, dtype=np.int64)
-        tables = []
-        for d in uniq:
-            sel = np.arange(S) if delays.size == 1 else np.nonzero(delays == d)[0]
-            tables.append(ell_table(src_index[sel], sel, n_src)[0])
-        F = max(t.shape[1] for t in tables)
-        ell = np.full((len(tables), n_src, F), -1, dtype=np.int64)
-        for g, t in enumerate(tables):
-            ell[g, :, :t.shape[1]] = t
+        ptr, syn = delay_table(src_index, np.broadcast_to(delays, (S,)), stage.delays, n_src)
+        F = max(int(np.diff(ptr).max()), 1)  # the longest segment
         tag = f"{pr.name}.{direction}"
-        self.out.arrays[f"{tag}.ell"] = ell
+        self.out.arrays[f"{tag}.ptr"] = ptr
+        self.out.arrays[f"{tag}.syn"] = syn
         self.out.arrays[f"{tag}.delays"] = uniq.astype(np.int64)
         k = KernelFrame(f"{pr.name}_{direction}", "pathway",
                         f"{pr.name} {direction}: {S} synapses, {uniq.size} delay group(s)",
                         consts=[])
         k.ptr("hist_ptr_", f"S:{src_name}._spike_history")
-        k.ptr("ell_ptr_", f"A:{tag}.ell")
+        k.ptr("ptr_ptr_", f"A:{tag}.ptr")
+        k.ptr("syn_ptr_", f"A:{tag}.syn")
         k.ptr("delays_ptr_", f"A:{tag}.delays")
         body, comments, ops = self.event_code(k, pr, statements, direction)
         uses = self.event_uses(pr, statements)
         self.synapse_indices(k, pr, uses["pre"], uses["post"])
         ctx = cx.PathwayContext(
-            n_src=k.size("n_src_", n_src), fan=k.size("fan_", F), n_syn=k.size("n_syn_", S),
+            n_src=k.size("n_src_", n_src), n_delays=k.size("n_delays_", uniq.size),
+            fan=k.size("fan_", F), n_syn=k.size("n_syn_", S),
             L=k.size("hist_len_", self.hist_len[src_name]),
             n_pre=k.size("n_pre_", pops[pr.pre].size),
             n_post=k.size("n_post_", pops[pr.post].size), uses_sidx=uses["sidx"],
@@ -607,10 +658,8 @@ class _Gen:
         docstring), else to a new one. ``size`` (the kernel's ``size`` argument) is the
         population's size unless given; ``per_thread``: see ``launch.blocks``;
         ``comments``: shown above the launch."""
-        if k.consts:
-            k.ptr("consts_ptr_", "C:")
-        body = render("triton", template, c=ctx)
-        key = (k.kind, tuple(k.args), tuple(k.sizes), len(k.consts or ()), body)
+        key = self._text_key(k, template, ctx)
+        body = key[-1]
         if key not in self.function_of:
             self.function_of[key] = len(self.functions)
             self.functions.append(cx.Function(k.name, k.kind, [], k.args, list(k.sizes),
@@ -628,6 +677,15 @@ class _Gen:
             consts=[py_float(x) for x in k.consts] if k.consts else None,
             comments=list(comments or []))))
 
+    @staticmethod
+    def _text_key(k: KernelFrame, template: str, ctx: object) -> tuple:
+        """What makes two kernels one jit function: their stage, arguments and text
+        (the rendered body, last)."""
+        if k.consts:
+            k.ptr("consts_ptr_", "C:")
+        body = render("triton", template, c=ctx)
+        return (k.kind, tuple(k.args), tuple(k.sizes), len(k.consts or ()), body)
+
     def _bind(self, source: str) -> str:
         kind, key = source.split(":", 1)
         return f'{kind}["{key}"]'
@@ -644,7 +702,7 @@ class _Gen:
         elif kernel.kind == "reset":
             self.reset_kernel(p.populations[kernel.owner])
         elif kernel.kind == "record":
-            self.record_kernel(p.populations[kernel.owner])
+            self.record_kernel(p.populations[kernel.owner], self._fuses(kernel)[0])
         else:
             pop = p.populations[kernel.owner]
             if pop.kind == "poisson":
@@ -652,9 +710,7 @@ class _Gen:
             elif pop.kind == "generator":
                 self.generator_kernel(pop)
             else:
-                self.neuron_kernel(
-                    pop, record=any(isinstance(s, plan.RecordState) for s in kernel.stages),
-                    reset=any(isinstance(s, plan.Reset) for s in kernel.stages))
+                self.neuron_kernel(pop, *self._fuses(kernel))
         if kernel.note:
             index, launch = self.launches[-1]
             self.launches[-1] = (index, replace(launch,
@@ -662,6 +718,7 @@ class _Gen:
 
     def generate(self) -> Generated:
         p = self.p
+        self.shared_pops = self.shared_populations()
         for kernel in self.plan.kernels:
             self.kernel(kernel)
         for m in p.monitors.values():

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from snncc.backends.common import Line
+from snncc.backends.common import LayerHeader, Line
 
 
 @dataclass
@@ -66,9 +66,10 @@ class Load:
 
 @dataclass(frozen=True)
 class SpikeOutput:
-    """Spikes into the history ring of ``L`` steps (and the monitors' raster)."""
+    """Spikes into the history ring of ``L`` steps (``L``: a number, or the name of the
+    kernel's size argument holding it) and, if ``raster``, the monitors' raster."""
 
-    L: int
+    L: str
     raster: bool
 
 
@@ -181,11 +182,13 @@ class UpdateSynapsesContext:
 
 @dataclass(frozen=True)
 class PathwayContext:
-    """``pathway.j2``: event-driven event code over the sources' ELL rows. The sizes are
-    argument names; ``uses_*``: what ``body`` needs from the frame (see
+    """``pathway.j2``: event-driven event code over the segments of the table by
+    (source, delay) of the sources that spiked. The sizes are argument names (``fan``:
+    the longest segment); ``uses_*``: what ``body`` needs from the frame (see
     :meth:`~snncc.backends.triton.codegen._Gen.event_uses`)."""
 
     n_src: str
+    n_delays: str
     fan: str
     n_syn: str
     L: str
@@ -272,3 +275,83 @@ class ModuleContext:
     functions: list[Function]
     launches: list[Launch]
     seed: int
+
+
+# ------------------------------------------------------------------ layer.j2
+@dataclass(frozen=True)
+class LayerState:
+    """A state variable of a layer kernel: its ``local``, the pointers of its initial
+    value (``ptr``), its final value (``final``), the gradient with respect to the final
+    value (``grad``) and that with respect to the initial value (``grad_init``)."""
+
+    name: str
+    local: str
+    ptr: str
+    final: str
+    grad: str
+    grad_init: str
+
+
+@dataclass(frozen=True)
+class LayerAux:
+    """A bookkeeping state of a layer (refractoriness): initial and final pointers."""
+
+    name: str
+    local: str
+    ptr: str
+    final: str
+
+
+@dataclass(frozen=True)
+class LayerParam:
+    """A tensor parameter of a layer: one value (``shared``) or one per neuron; the
+    pointer of its per-lane gradient if ``trainable``."""
+
+    name: str
+    local: str
+    ptr: str
+    shared: bool
+    trainable: bool
+    grad: str
+
+
+@dataclass(frozen=True)
+class LayerSaved:
+    """What the forward stores per step for the backward: ``code`` (its value) through
+    ``ptr``, loaded back into ``local``; ``why`` it is saved."""
+
+    name: str
+    local: str
+    ptr: str
+    code: str
+    why: str
+
+
+@dataclass(frozen=True)
+class LayerContext:
+    """``layer.j2``: a multi-step layer's forward and backward kernels and their launch
+    wrappers. ``header`` is :class:`~snncc.backends.common.LayerHeader`; ``fwd`` ends
+    with the spikes ``_s_b``, ``reset`` commits the states, ``bwd`` ends with ``_g_in``
+    and the ``_gn_<state>``; ``*_zero``: the body broadcasts a scalar with ``zero_``;
+    ``*_per_thread``: elements per GPU thread of each kernel."""
+
+    header: LayerHeader
+    states: tuple[LayerState, ...]
+    aux: tuple[LayerAux, ...]
+    tensors: tuple[LayerParam, ...]
+    saved: tuple[LayerSaved, ...]
+    input_name: str
+    input_local: str
+    reads_input: bool
+    fwd: tuple[Line, ...]
+    reset: tuple[Line, ...]
+    bwd: tuple[Line, ...]
+    fwd_zero: bool
+    bwd_zero: bool
+    fwd_per_thread: int
+    bwd_per_thread: int
+
+    @property
+    def trainable(self) -> tuple[LayerParam, ...]:
+        """The trainable tensor parameters (their gradients are kernel outputs)."""
+        return tuple(p for p in self.tensors if p.trainable)

@@ -24,8 +24,15 @@ import re
 
 import sympy
 
-from snncc.backends.common import LayerCode, layer_header, layer_names
+from snncc.backends.common import LayerCode, Line, layer_header, layer_names
 from snncc.backends.templating import render
+from snncc.backends.triton.contexts import (
+    LayerAux,
+    LayerContext,
+    LayerParam,
+    LayerSaved,
+    LayerState,
+)
 from snncc.backends.triton.printer import TritonPrinter
 from snncc.ir.layer import LayerStep, h
 from snncc.ir.statements import Statement
@@ -86,11 +93,11 @@ def _multiprocessors(device: str) -> int:
 _OPS = re.compile(r"[-+*/]|\b(?:tl|_m)\.\w+\(")  # arithmetic and calls in a printed line
 
 
-def _per_thread(lines: list[dict[str, str]]) -> int:
+def _per_thread(lines: list[Line]) -> int:
     """Elements per GPU thread: fewer for kernels with more arithmetic per step (more
     live registers; on sm_90 the COBA backward, ~160 operations, takes ~90 registers in
     float32 at 4 elements a thread, Hodgkin-Huxley's, ~750, ~180 at 2)."""
-    ops = sum(len(_OPS.findall(ln["code"])) for ln in lines)
+    ops = sum(len(_OPS.findall(ln.code)) for ln in lines)
     return 8 if ops <= 64 else 4 if ops <= 256 else 2 if ops <= 1024 else 1
 
 
@@ -103,7 +110,7 @@ class _Body:
     def __init__(self, pr: TritonPrinter, blocks: set[str]) -> None:
         self.pr = pr
         self.blocks = set(blocks)
-        self.lines: list[dict[str, str]] = []
+        self.lines: list[Line] = []
         self.uses_zero = False
 
     def is_block(self, expr: sympy.Basic) -> bool:
@@ -118,7 +125,7 @@ class _Body:
         return code
 
     def add(self, code: str, comment: str = "") -> None:
-        self.lines.append({"comment": comment, "code": code})
+        self.lines.append(Line(code, comment))
 
     def statement(self, st: Statement, block: bool = False) -> None:
         target = self.pr.names.get(st.target, local(st.target))
@@ -137,8 +144,9 @@ def _printer(step: LayerStep) -> TritonPrinter:
 
 
 def _forward(step: LayerStep, pr: TritonPrinter, per_neuron: set[str]
-             ) -> tuple[_Body, list[dict[str, str]], _Body]:
-    """The forward step: (lines up to the spike, saved values, reset lines)."""
+             ) -> tuple[_Body, list[str], _Body]:
+    """The forward step: (lines up to the spike, the code of each saved value, reset
+    lines)."""
     blocks = {*step.states, *(h(x) for x in step.states), step.input, *per_neuron, "_nr",
               *step.aux}
     body = _Body(pr, blocks)
@@ -153,15 +161,8 @@ def _forward(step: LayerStep, pr: TritonPrinter, per_neuron: set[str]
              f"threshold: {step.threshold_text}")
     op = ">" if step.strict else ">="
     body.add(f"_s_b = (_sg {op} 0.0)" + (" & (_nrf > 0.5)" if step.gate else ""))
-    saved = []
-    for v in step.saved:
-        if v.name == "_nr":
-            code = "_nrf"
-        elif v.name == "_sg":
-            code = "_sg"
-        else:
-            code = body.value(v.expr, block=True)
-        saved.append({"code": code, "why": v.why})
+    saved = [v.name if v.name == "_sg" else "_nrf" if v.name == "_nr"
+             else body.value(v.expr, block=True) for v in step.saved]
     reset = _Body(pr, body.blocks)
     for x in step.states:
         if x in step.reset:
@@ -195,31 +196,24 @@ def generate_layer(step: LayerStep) -> LayerCode:
     fwd, saved, reset = _forward(step, pr, per_neuron)
     bwd = _backward(step, pr, per_neuron)
     saved_locals = {"_nr": "_nrf"}
-    states = [{"name": x, "local": local(x), "ptr": f"state_{x}_ptr",
-               "final": f"final_{x}_ptr", "grad": f"gfinal_{x}_ptr",
-               "grad_init": f"ginit_{x}_ptr"} for x in step.states]
-    aux_list = [{"name": a, "local": a, "ptr": f"aux_{_uid(a)}_ptr",
-                 "final": f"aux_{_uid(a)}_out_ptr", "init": v} for a, v in aux.items()]
-    tensors = [{"name": k, "local": local(k), "ptr": f"param_{k}_ptr",
-                "shared": t.shared, "trainable": t.trainable,
-                "grad": f"gparam_{k}_ptr"} for k, t in step.tensors.items()]
-    saved_list = [{"name": v.name, "local": saved_locals.get(v.name, pr.names.get(
-        v.name, local(v.name))), "ptr": f"saved{i}_ptr", "code": s["code"], "why": s["why"]}
-        for i, (v, s) in enumerate(zip(step.saved, saved))]
-    source = render(
-        "triton", "layer.j2",
-        s={**layer_header(step),
-           "refractory_steps": step.refractory_steps,
-           "refractory_condition": str(step.refractory_condition)
-           if step.refractory_condition is not None else None},
-        states=states, aux=aux_list, tensors=tensors, saved=saved_list,
-        trainable=[t for t in tensors if t["trainable"]],
-        input_local=local(step.input), input_name=step.input,
-        fwd=fwd.lines, reset=reset.lines, bwd=bwd.lines,
-        fwd_zero=fwd.uses_zero or reset.uses_zero, bwd_zero=bwd.uses_zero,
+    c = LayerContext(
+        header=layer_header(step),
+        states=tuple(LayerState(x, local(x), f"state_{x}_ptr", f"final_{x}_ptr",
+                                f"gfinal_{x}_ptr", f"ginit_{x}_ptr") for x in step.states),
+        aux=tuple(LayerAux(a, a, f"aux_{_uid(a)}_ptr", f"aux_{_uid(a)}_out_ptr")
+                  for a in aux),
+        tensors=tuple(LayerParam(k, local(k), f"param_{k}_ptr", t.shared, t.trainable,
+                                 f"gparam_{k}_ptr") for k, t in step.tensors.items()),
+        saved=tuple(LayerSaved(v.name, saved_locals.get(v.name, pr.names.get(
+            v.name, local(v.name))), f"saved{i}_ptr", code, v.why)
+            for i, (v, code) in enumerate(zip(step.saved, saved))),
+        input_name=step.input, input_local=local(step.input),
         reads_input=step.backward_reads_input,
+        fwd=tuple(fwd.lines), reset=tuple(reset.lines), bwd=tuple(bwd.lines),
+        fwd_zero=fwd.uses_zero or reset.uses_zero, bwd_zero=bwd.uses_zero,
         fwd_per_thread=_per_thread(fwd.lines + reset.lines),
         bwd_per_thread=_per_thread(bwd.lines))
+    source = render("triton", "layer.j2", c=c)
     return LayerCode(source=source, states=step.states, aux=aux,
                      saved=tuple(v.name for v in step.saved),
                      reads_input=step.backward_reads_input, tensors=tuple(step.tensors),
