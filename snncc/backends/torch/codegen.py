@@ -364,11 +364,12 @@ class _Gen:
             lines=gathers + lines + commits))
 
     def pathway(self, pr: ir.Projection, stage: plan.Pathway) -> str:
-        """The event code of ``stage`` for the synapses of the neurons that spiked: one
-        block per delay, or for a ``queue`` stage one block for all delays (the spikes
-        of the last steps, through the table by (source, delay) of
-        :func:`~snncc.backends.common.delay_table`). Delayed spikes come from the
-        source's spike history."""
+        """The event code of ``stage`` for the synapses whose spikes arrive now, one
+        block: for a ``direct`` stage (one delay) those of the neurons that spiked that
+        many steps ago, for a ``queue`` stage those of the last steps' spikes through the
+        table by (source, delay) of :func:`~snncc.backends.common.delay_table`; a
+        ``ring`` stage is :meth:`ring_pathway`. Delayed spikes come from the source's
+        spike history."""
         direction = stage.direction
         statements = pr.on_pre if direction == "on_pre" else pr.on_post
         src = stage.source
@@ -401,78 +402,75 @@ class _Gen:
         fast = None if pr.update else self.constant_additive(pr, statements, direction)
         tgt_index = pr.j if direction == "on_pre" else pr.i
         n_tgt = n_post if direction == "on_pre" else n_pre
-        groups: list[DelayGroup] = []
-        for gk, (label, spikes, gather, ell, full) in enumerate(
-                self.arrivals(pr, stage, src_index, delays, n_src)):
-            body = list(gather)
-            n_syn = S if ell is None else int((ell >= 0).sum())
-            if fast is not None:
-                # every statement adds a constant to a target-side variable: gather the
-                # target indices of all synapses of the spiking neurons at once
-                if ell is None:  # a queue: _syn, and _b (batch) if B > 1
-                    tgt = post_arr if direction == "on_pre" else pre_arr
-                    body.append(Line(f"_tgt = {tgt}[_syn]" if B == 1 else
-                                     f"_tgt = {tgt}[_syn] + _b * {n_tgt}"))
-                    val = f"{one}.expand(_tgt.shape[0])"
-                else:  # padding entries add 0 to element 0
-                    tgt_ell = np.where(ell >= 0, tgt_index[np.maximum(ell, 0)], 0)
-                    t_name = self.bind_array(pr.name, f"{direction}_target_ell{gk}", tgt_ell)
-                    if B == 1:
-                        body.append(Line(f"_tgt = {t_name}[_idx].view(-1)"))
-                    else:
-                        body.append(Line(f"_tgt = ({t_name}[_idx % {n_src}] + (_idx // "
-                                         f"{n_src})[:, None] * {n_tgt}).view(-1)"))
-                    if full:
-                        val = f"{one}.expand(_tgt.shape[0])"
-                    else:
-                        v_name = self.bind_array(pr.name, f"{direction}_valid_ell{gk}",
-                                                 (ell >= 0).astype(np.float64))
-                        body.append(Line(f"_val = {v_name}[_idx"
-                                         f"{'' if B == 1 else f' % {n_src}'}].view(-1)"))
-                        val = "_val"
-                adds = [Line(f"{flat}.index_add_(0, _tgt, {val}, "
-                             f"alpha={'-' if st.op == '-=' else ''}({value}))",
-                             str(st.comment or st)) for st, flat, value in fast]
-                groups.append(DelayGroup(label, n_syn, spikes, body, None, adds))
-                continue
-            update, code = self.event_code(pr, statements, syn_names, side_flat, one)
-            if ell is not None:  # _syn (and _b) from the table by source
-                ell_name = self.bind_array(pr.name, f"{direction}_ell{gk}", ell)
+        label, spikes, body, ell, full = self.arrivals(pr, stage, src_index, delays, n_src)
+        if fast is not None:
+            # every statement adds a constant to a target-side variable: gather the
+            # target indices of all synapses of the spiking neurons at once
+            if ell is None:  # a queue: _syn, and _b (batch) if B > 1
+                tgt = post_arr if direction == "on_pre" else pre_arr
+                body.append(Line(f"_tgt = {tgt}[_syn]" if B == 1 else
+                                 f"_tgt = {tgt}[_syn] + _b * {n_tgt}"))
+                val = f"{one}.expand(_tgt.shape[0])"
+            else:  # padding entries add 0 to element 0
+                tgt_ell = np.where(ell >= 0, tgt_index[np.maximum(ell, 0)], 0)
+                t_name = self.bind_array(pr.name, f"{direction}_target_ell", tgt_ell)
                 if B == 1:
-                    body.append(Line(f"_syn = {ell_name}[_idx]"))
-                    body.append(Line("_syn = _syn[_syn >= 0]" if not full
-                                     else "_syn = _syn.view(-1)"))
+                    body.append(Line(f"_tgt = {t_name}[_idx].view(-1)"))
                 else:
-                    body.append(Line(f"_b = _idx // {n_src}"))
-                    body.append(Line(f"_syn = {ell_name}[_idx % {n_src}]"))
-                    body.append(Line("_b = _b[:, None].expand_as(_syn)"))
-                    if not full:
-                        body += [Line("_keep = _syn >= 0"), Line("_syn = _syn[_keep]"),
-                                 Line("_b = _b[_keep]")]
-                    else:
-                        body += [Line("_syn = _syn.reshape(-1)"), Line("_b = _b.reshape(-1)")]
+                    body.append(Line(f"_tgt = ({t_name}[_idx % {n_src}] + (_idx // "
+                                     f"{n_src})[:, None] * {n_tgt}).view(-1)"))
+                if full:
+                    val = f"{one}.expand(_tgt.shape[0])"
+                else:
+                    v_name = self.bind_array(pr.name, f"{direction}_valid_ell",
+                                             (ell >= 0).astype(np.float64))
+                    body.append(Line(f"_val = {v_name}[_idx"
+                                     f"{'' if B == 1 else f' % {n_src}'}].view(-1)"))
+                    val = "_val"
+            adds = [Line(f"{flat}.index_add_(0, _tgt, {val}, "
+                         f"alpha={'-' if st.op == '-=' else ''}({value}))",
+                         str(st.comment or st)) for st, flat, value in fast]
+            return self.render_pathway(pr, stage, DelayGroup(label, S, spikes, body, None,
+                                                             adds))
+        update, code = self.event_code(pr, statements, syn_names, side_flat, one)
+        if ell is not None:  # _syn (and _b) from the table by source
+            ell_name = self.bind_array(pr.name, f"{direction}_ell", ell)
             if B == 1:
-                if used["_pre"]:
-                    body.append(Line(f"_pre = {pre_arr}[_syn]"))
-                if used["_post"]:
-                    body.append(Line(f"_post = {post_arr}[_syn]"))
-                if used["_sidx"]:
-                    body.append(Line("_sidx = _syn"))
+                body.append(Line(f"_syn = {ell_name}[_idx]"))
+                body.append(Line("_syn = _syn[_syn >= 0]" if not full
+                                 else "_syn = _syn.view(-1)"))
             else:
-                if used["_pre"]:
-                    body.append(Line(f"_pre = {pre_arr}[_syn] + _b * {n_pre}"))
-                if used["_post"]:
-                    body.append(Line(f"_post = {post_arr}[_syn] + _b * {n_post}"))
-                if used["_sidx"]:
-                    body.append(Line(f"_sidx = _syn + _b * {S}"))
-            body.append(Line("_k = _syn.shape[0]"))
-            groups.append(DelayGroup(label, n_syn, spikes, body, update, code))
-        text = pr.on_pre_text if direction == "on_pre" else pr.on_post_text
-        source_lines = [f"{direction}: {ln.strip()}" for ln in text.strip().splitlines()]
+                body.append(Line(f"_b = _idx // {n_src}"))
+                body.append(Line(f"_syn = {ell_name}[_idx % {n_src}]"))
+                body.append(Line("_b = _b[:, None].expand_as(_syn)"))
+                if not full:
+                    body += [Line("_keep = _syn >= 0"), Line("_syn = _syn[_keep]"),
+                             Line("_b = _b[_keep]")]
+                else:
+                    body += [Line("_syn = _syn.reshape(-1)"), Line("_b = _b.reshape(-1)")]
+        batch = {"_pre": f" + _b * {n_pre}", "_post": f" + _b * {n_post}",
+                 "_sidx": f" + _b * {S}"} if B > 1 else {}
+        if used["_pre"]:
+            body.append(Line(f"_pre = {pre_arr}[_syn]{batch.get('_pre', '')}"))
+        if used["_post"]:
+            body.append(Line(f"_post = {post_arr}[_syn]{batch.get('_post', '')}"))
+        if used["_sidx"]:
+            body.append(Line(f"_sidx = _syn{batch.get('_sidx', '')}"))
+        body.append(Line("_k = _syn.shape[0]"))
+        return self.render_pathway(pr, stage, DelayGroup(label, S, spikes, body, update,
+                                                         code))
+
+    def render_pathway(self, pr: ir.Projection, stage: plan.Pathway, group: DelayGroup,
+                       arrivals: list[Line] | None = None) -> str:
+        """``pathway.j2`` for ``group`` (and a ring's ``arrivals``), headed by the
+        projection and its code."""
+        text = pr.on_pre_text if stage.direction == "on_pre" else pr.on_post_text
+        source_lines = [f"{stage.direction}: {ln.strip()}"
+                        for ln in text.strip().splitlines()]
         return render("torch", "pathway.j2", c=PathwayContext(
-            name=pr.name, pre=pr.pre, post=pr.post, n_syn=S,
-            direction=f"{direction} (spikes of {src})", source_lines=source_lines,
-            groups=groups))
+            name=pr.name, pre=pr.pre, post=pr.post, n_syn=pr.n_synapses,
+            direction=f"{stage.direction} (spikes of {stage.source})",
+            source_lines=source_lines, group=group, arrivals=arrivals or []))
 
     def segments(self, ptr: str, syn: str, entries: str, table: np.ndarray
                  ) -> tuple[list[Line], bool]:
@@ -552,56 +550,45 @@ class _Gen:
             statements.append(Line(code, f"{st.comment or st}, into the ring"))
         label = (f"delays {stage.delays[0]}..{stage.delays[-1]} step(s), "
                  f"{len(stage.delays)} values, through a ring of {R} steps per target")
-        group = DelayGroup(label, S, self.local(pr.pre, role="idx"), gather, None,
-                           statements)
-        source_lines = [f"on_pre: {ln.strip()}" for ln in pr.on_pre_text.strip().splitlines()]
-        return render("torch", "pathway.j2", c=PathwayContext(
-            name=pr.name, pre=pr.pre, post=pr.post, n_syn=S,
-            direction=f"on_pre (spikes of {pr.pre})", source_lines=source_lines,
-            groups=[group], arrivals=arrivals))
+        return self.render_pathway(pr, stage, DelayGroup(
+            label, S, self.local(pr.pre, role="idx"), gather, None, statements), arrivals)
 
     def arrivals(self, pr: ir.Projection, stage: plan.Pathway, src_index: np.ndarray,
                  delays: np.ndarray, n_src: int
-                 ) -> list[tuple[str, str, list[Line], np.ndarray | None, bool]]:
-        """How the spikes arriving now find their synapses, per block of the pathway:
-        ``(label, spikes, gather, ell, full)``. ``spikes`` is the code of the flat
-        indices ``_idx`` the block starts from. Per delay: the source neurons that
-        spiked that many steps ago, and ``ell``, their synapses by source (``full``: no
-        padding), which the caller gathers. Queued (``ell`` None): ``_idx`` indexes the
-        window of the last steps' spikes, and ``gather`` computes the synapses ``_syn``
-        (and their batch ``_b``) through the table by (source, delay)."""
+                 ) -> tuple[str, str, list[Line], np.ndarray | None, bool]:
+        """How the spikes arriving now find their synapses: ``(label, spikes, gather,
+        ell, full)``, ``spikes`` the code of the flat indices ``_idx`` the block starts
+        from. Direct: the source neurons that spiked ``delay`` steps ago, and ``ell``,
+        their synapses by source (``full``: no padding), which the caller gathers. Queue
+        (``ell`` None): ``_idx`` indexes the window of the last steps' spikes, and
+        ``gather`` computes the synapses ``_syn`` (and their batch ``_b``) through the
+        table by (source, delay)."""
         direction, src, B = stage.direction, stage.source, self.B
-        if stage.delivery == "queue":
-            D, L = len(stage.delays), self.hist_len[src]
-            ptr, syn = delay_table(src_index, delays, stage.delays, n_src)
-            ptr_name = self.bind_array(pr.name, f"{direction}_queue_ptr", ptr)
-            syn_name = self.bind_array(pr.name, f"{direction}_queue_syn", syn)
-            dl_name = self.bind_array(pr.name, f"{direction}_delays",
-                                      np.asarray(stage.delays, dtype=np.int64))
-            hist = self.local(src, "_spike_history")
-            W = B * n_src
-            lines, masked = self.segments(ptr_name, syn_name, "_key", ptr)
-            gather = [Line(f"_key = (_idx % {n_src}) * {D} + _idx // {W}",
-                           "its (source, delay) entry in the table"), *lines]
-            if B > 1:
-                gather.append(Line("_b = " + self.per_synapse(f"((_idx % {W}) // {n_src})",
-                                                              masked)))
-            label = (f"delays {stage.delays[0]}..{stage.delays[-1]} step(s), "
-                     f"{D} values, through a queue by (source, delay)")
-            spikes = f"{hist}[(n - {dl_name}) % {L}].view(-1).nonzero().squeeze(1)"
-            return [(label, spikes, gather, None, True)]
-        out = []
-        S = pr.n_synapses
-        for d in stage.delays:
-            sel = np.arange(S) if delays.size == 1 else np.nonzero(delays == d)[0]
-            ell, full = ell_table(src_index[sel], sel, n_src)
-            if d == 0:
-                spikes = self.local(src, role="idx")
-            else:
-                spikes = (f"{self.local(src, '_spike_history')}[(n - {int(d)}) % "
-                          f"{self.hist_len[src]}].nonzero().squeeze(1)")
-            out.append((f"delay {int(d)} step(s)", spikes, [], ell, full))
-        return out
+        if stage.delivery == "direct":
+            (d,) = stage.delays
+            ell, full = ell_table(src_index, np.arange(pr.n_synapses), n_src)
+            spikes = self.local(src, role="idx") if d == 0 else (
+                f"{self.local(src, '_spike_history')}[(n - {int(d)}) % "
+                f"{self.hist_len[src]}].nonzero().squeeze(1)")
+            return f"delay {int(d)} step(s)", spikes, [], ell, full
+        D, L = len(stage.delays), self.hist_len[src]
+        ptr, syn = delay_table(src_index, delays, stage.delays, n_src)
+        ptr_name = self.bind_array(pr.name, f"{direction}_queue_ptr", ptr)
+        syn_name = self.bind_array(pr.name, f"{direction}_queue_syn", syn)
+        dl_name = self.bind_array(pr.name, f"{direction}_delays",
+                                  np.asarray(stage.delays, dtype=np.int64))
+        hist = self.local(src, "_spike_history")
+        W = B * n_src
+        lines, masked = self.segments(ptr_name, syn_name, "_key", ptr)
+        gather = [Line(f"_key = (_idx % {n_src}) * {D} + _idx // {W}",
+                       "its (source, delay) entry in the table"), *lines]
+        if B > 1:
+            gather.append(Line("_b = " + self.per_synapse(f"((_idx % {W}) // {n_src})",
+                                                          masked)))
+        label = (f"delays {stage.delays[0]}..{stage.delays[-1]} step(s), "
+                 f"{D} values, through a queue by (source, delay)")
+        spikes = f"{hist}[(n - {dl_name}) % {L}].view(-1).nonzero().squeeze(1)"
+        return label, spikes, gather, None, True
 
     def constant_additive(self, pr: ir.Projection, statements: list[Statement],
                           direction: str) -> list[tuple[Statement, str, str]] | None:

@@ -96,7 +96,7 @@ class EventDrivenUpdate:
 
 @dataclass(frozen=True)
 class DelayGroup:
-    """The synapses of one delay of a pathway (or of all its delays, queued): ``label``
+    """The synapses of a pathway (of its one delay, or of all, queued or ringed): ``label``
     names them, ``spikes`` is the code of the flat indices ``_idx`` of the spikes that
     arrive now; ``gather`` finds their synapses, ``update`` (if any) advances them,
     ``statements`` is the event code."""
@@ -111,9 +111,9 @@ class DelayGroup:
 
 @dataclass(frozen=True)
 class PathwayContext:
-    """``pathway.j2``: a projection's ``on_pre`` or ``on_post`` event code, one
-    :class:`DelayGroup` per delay (or one for all); ``arrivals``: run every step after
-    them (a ring pathway's inputs that arrive now)."""
+    """``pathway.j2``: a projection's ``on_pre`` or ``on_post`` event code, for the
+    synapses of ``group``; ``arrivals``: run every step after it (a ring pathway's
+    inputs that arrive now)."""
 
     name: str
     pre: str
@@ -121,7 +121,7 @@ class PathwayContext:
     n_syn: int
     direction: str
     source_lines: list[str]
-    groups: list[DelayGroup]
+    group: DelayGroup
     arrivals: list[Line] = field(default_factory=list)
 
 

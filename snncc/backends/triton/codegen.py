@@ -144,7 +144,8 @@ class _Gen:
         self.hist_len = self.plan.history
         self.rastered = {m.target for m in program.monitors.values()
                          if m.kind in ("spike", "rate")}
-        self.shared_pops: set[str] = set()  # see shared_populations
+        # population -> its kernel with numbers as arguments (see shared_populations)
+        self.shared_pops: dict[str, tuple[KernelFrame, cx.PopulationContext]] = {}
 
     # ------------------------------------------------------------ helpers
     def lanes(self, pop: ir.Population) -> int:
@@ -213,8 +214,8 @@ class _Gen:
         too (else in :meth:`reset_kernel`, after the synapses). Its numbers are
         arguments if another population's kernel has the same text (see
         :meth:`shared_populations`)."""
-        shared = pop.name in self.shared_pops
-        k, ctx = self.neuron_frame(pop, record, reset, [] if shared else None)
+        k, ctx = self.shared_pops.get(pop.name) or self.neuron_frame(pop, record, reset,
+                                                                      None)
         self.add_kernel(k, "population.j2", ctx, pop, self.lanes(pop))
 
     def neuron_frame(self, pop: ir.Population, record: tuple[str, ...], reset: bool,
@@ -255,14 +256,14 @@ class _Gen:
             spike_out=spike_out, reset=reset_lines, stores=_stores(loads, written))
         return k, ctx
 
-    def shared_populations(self) -> set[str]:
-        """The populations whose kernels take their numbers as arguments: those whose
-        kernel, so written, has the same text as another population's (the same model
-        with other parameter values or sizes), so that it compiles once. A kernel that
-        draws random numbers keeps literals (each draw site has its own stream, so no
-        two such kernels have the same text), as does one without a twin (its numbers
-        stay visible to the compiler)."""
-        twins: dict[tuple, list[str]] = {}
+    def shared_populations(self) -> dict[str, tuple[KernelFrame, cx.PopulationContext]]:
+        """The populations whose kernels take their numbers as arguments, with those
+        kernels: the ones that, so written, have the same text as another population's
+        (the same model with other parameter values or sizes), so that they compile
+        once. A kernel that draws random numbers keeps literals (each draw site has its
+        own stream, so no two such kernels have the same text), as does one without a
+        twin (its numbers stay visible to the compiler)."""
+        twins: dict[tuple, list[tuple[str, KernelFrame, cx.PopulationContext]]] = {}
         streams = self.streams[0]
         for kernel in self.plan.kernels:
             pop = self.p.populations.get(kernel.owner)
@@ -273,8 +274,10 @@ class _Gen:
             if self.streams[0] != streams:  # it draws random numbers
                 self.streams[0] = streams
                 continue
-            twins.setdefault(self._text_key(k, "population.j2", ctx), []).append(pop.name)
-        return {name for names in twins.values() if len(names) > 1 for name in names}
+            twins.setdefault(self._text_key(k, "population.j2", ctx), []).append(
+                (pop.name, k, ctx))
+        return {name: (k, ctx) for same in twins.values() if len(same) > 1
+                for name, k, ctx in same}
 
     @staticmethod
     def _fuses(kernel: plan.Kernel) -> tuple[tuple[str, ...], bool]:
@@ -456,9 +459,9 @@ class _Gen:
         pops = self.p.populations
         n_src = pops[src_name].size
         S = pr.n_synapses
-        delays = pr.delay if direction == "on_pre" else np.zeros(S, np.int64)
+        delays = np.broadcast_to(pr.delay if direction == "on_pre" else 0, (S,))
         uniq = np.asarray(stage.delays, dtype=np.int64)
-        ptr, syn = delay_table(src_index, np.broadcast_to(delays, (S,)), stage.delays, n_src)
+        ptr, syn = delay_table(src_index, delays, stage.delays, n_src)
         F = max(int(np.diff(ptr).max()), 1)  # the longest segment
         tag = f"{pr.name}.{direction}"
         self.out.arrays[f"{tag}.ptr"] = ptr
