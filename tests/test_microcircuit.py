@@ -132,15 +132,16 @@ def test_runs_and_rates_are_per_population(circuit: object) -> None:
 @pytest.mark.brian2
 def test_same_spikes_as_brian2_at_first(fresh_seed: int) -> None:
     """snncc (float64) and Brian2 (numpy) on the same drawn network: identical spikes for
-    the first 20 ms, which hold the first wave of spikes (delays, weights, DC and the
-    exact integration all take part)."""
+    the first 50 ms (delays, weights, DC and the exact integration all take part). 20 ms
+    held only the initial spikes for some draws (seed 785126597: 2 later spikes); in 50 ms
+    each of 30 drawn networks fired at least 33 times after step 0."""
     import brian2 as b2
 
     b2.prefs.codegen.target = "numpy"
     b2.defaultclock.dt = mc.DT_MS * b2.ms
     circuit = mc.build(SCALE, K_SCALE, seed=fresh_seed)
     sim = circuit.net.compile(backend="torch", device="cpu", dtype=torch.float64)
-    sim.run(20 * ms)
+    sim.run(50 * ms)
     d = circuit.derived
     off = d.offsets
     ns = {"E_L": mc.E_L_MV * b2.mV, "V_reset": mc.V_RESET_MV * b2.mV,
@@ -159,12 +160,12 @@ def test_same_spikes_as_brian2_at_first(fresh_seed: int) -> None:
         syn.w, syn.delay = p.weight_pa * b2.pA, p.delay_ms * b2.ms
         objects.append(syn)
     mon = b2.SpikeMonitor(g)
-    b2.Network(*objects, mon).run(20 * b2.ms)
+    b2.Network(*objects, mon).run(50 * b2.ms)
     ours = sorted(zip(np.round(np.asarray(circuit.spikes.t / ms) / mc.DT_MS).astype(int),
                       circuit.spikes.i))
     theirs = sorted(zip(np.round(np.asarray(mon.t / b2.ms) / mc.DT_MS).astype(int),
                         np.asarray(mon.i)))
-    assert sum(step > 0 for step, _ in theirs) >= 3  # not only the initial spikes
+    assert sum(step > 0 for step, _ in theirs) >= 10  # not only the initial spikes
     assert ours == theirs
 
 
