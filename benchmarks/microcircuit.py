@@ -1,8 +1,9 @@
 """The Potjans-Diesmann cortical microcircuit: snncc against Brian2 on the same network.
 
 The network is ``examples/microcircuit.py`` (NEST's PyNEST microcircuit with the DC
-background): for each scale its synapses, weights, delays and initial potentials are drawn
-once from ``--seed`` with numpy, and snncc (torch backend, float32) and Brian2 (cython
+background, or with ``--background poisson`` ``K_ext`` Poisson sources per neuron, which
+both simulators draw with their ``PoissonInput``): for each scale its synapses, weights,
+delays and initial potentials are drawn once from ``--seed`` with numpy, and snncc (torch backend, float32) and Brian2 (cython
 target; ``--brian2-target numpy`` for the numpy one) simulate exactly these. In-degrees
 are scaled by ``--k-scale`` (default: the scale itself, at least 0.1, as
 ``examples/microcircuit.py`` explains; the weights and a DC compensate), so scale 1.0 is the
@@ -20,7 +21,10 @@ run that fails or passes ``--timeout`` is recorded and the others go on. Per run
   its users do: the very first cython run also compiles the code that ``connect()`` and
   setting ``w`` and ``delay`` need (about 3 minutes more on 2 cores, in build and compile);
 * s per simulated s: wall time of one ``run(--duration)`` after a ``--warmup`` run;
-* bytes per synapse: the growth of the process's resident memory (RSS) from before
+* bytes per synapse (compiled): what snncc's compiled network holds
+  (``CompiledNetwork.memory()``: its state, weights included, and its static tables) per
+  synapse;
+* bytes per synapse (RSS): the growth of the process's resident memory (RSS) from before
   building to after compiling, divided by the number of synapses. It counts everything the
   simulator keeps (synapse arrays, copies, generated code, caches) and whatever the
   allocator has not returned, so it is an upper bound of the memory per synapse;
@@ -86,20 +90,21 @@ def rss_bytes() -> int | None:
 
 # ------------------------------------------------------------------------------ workers
 def run_snncc(mc: ModuleType, scale: float, k_scale: float, seed: int, duration: float,
-              warmup: float) -> dict[str, Any]:
+              warmup: float, background: str) -> dict[str, Any]:
     """Build, compile (cold cache), warm up and time snncc; torch backend, float32, CPU."""
     from snncc.units import ms
 
     gc.collect()
     rss0 = rss_bytes()
     t0 = time.perf_counter()
-    circuit = mc.build(scale, k_scale, seed)
+    circuit = mc.build(scale, k_scale, seed, background)
     build_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     sim = circuit.net.compile(backend="torch", device="cpu", dtype=torch.float32)
     compile_s = time.perf_counter() - t0
     gc.collect()
     rss1 = rss_bytes()
+    held = sim.memory()
     t0 = time.perf_counter()
     sim.run(warmup * ms)
     warmup_s = time.perf_counter() - t0
@@ -110,11 +115,13 @@ def run_snncc(mc: ModuleType, scale: float, k_scale: float, seed: int, duration:
             "synapses": circuit.num_synapses,
             "build_s": build_s, "compile_s": compile_s, "warmup_s": warmup_s,
             "run_s": run_s, "rss_before": rss0, "rss_after_compile": rss1,
+            "compiled_bytes_per_synapse": (held["state"] + held["tables"])
+            / circuit.num_synapses,
             "rates_hz": circuit.rates_hz(warmup, warmup + duration).tolist()}
 
 
 def run_brian2(mc: ModuleType, scale: float, k_scale: float, seed: int, duration: float,
-               warmup: float, target: str) -> dict[str, Any]:
+               warmup: float, target: str, background: str) -> dict[str, Any]:
     """The same network in Brian2 (``target``: cython or numpy), from the same draws."""
     import brian2 as b2
 
@@ -123,7 +130,7 @@ def run_brian2(mc: ModuleType, scale: float, k_scale: float, seed: int, duration
     gc.collect()
     rss0 = rss_bytes()
     t0 = time.perf_counter()
-    d = mc.derive(scale, k_scale)
+    d = mc.derive(scale, k_scale, background)
     pathways = mc.draw_pathways(d, seed)
     v0 = mc.initial_v_mv(d, seed)
     draw_s = time.perf_counter() - t0
@@ -146,6 +153,11 @@ def run_brian2(mc: ModuleType, scale: float, k_scale: float, seed: int, duration
         syn.delay = p.delay_ms * b2.ms
         objects.append(syn)
     del pathways, p
+    if background == "poisson":  # Brian2's PoissonInput, as snncc's
+        for k in range(8):
+            objects.append(b2.PoissonInput(
+                neurons[off[k]:off[k + 1]], "I", int(d.poisson_sources[k]),
+                mc.BG_RATE_HZ * b2.Hz, weight=d.poisson_weight_pa * b2.pA))
     spikes = b2.SpikeMonitor(neurons)
     net = b2.Network(*objects, spikes)
     build_s = time.perf_counter() - t0
@@ -177,10 +189,10 @@ def worker(args: argparse.Namespace) -> int:
         os.environ["SNNCC_CACHE_DIR"] = str(Path(cache) / "snncc")
         if args.worker == SNNCC:
             out = run_snncc(mc, args.scale, args.k_scale, args.seed, args.duration,
-                            args.warmup)
+                            args.warmup, args.background)
         else:
             out = run_brian2(mc, args.scale, args.k_scale, args.seed, args.duration,
-                             args.warmup, args.brian2_target)
+                             args.warmup, args.brian2_target, args.background)
     print(RESULT_TAG + json.dumps(out), flush=True)
     return 0
 
@@ -192,7 +204,8 @@ def run_one(impl: str, scale: float, k_scale: float, args: argparse.Namespace
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", impl,
            "--scale", repr(scale), "--k-scale", repr(k_scale), "--seed", str(args.seed),
            "--duration", repr(args.duration), "--warmup", repr(args.warmup),
-           "--brian2-target", args.brian2_target, "--threads", str(args.threads)]
+           "--brian2-target", args.brian2_target, "--threads", str(args.threads),
+           "--background", args.background]
     name = SNNCC + " (torch, float32)" if impl == SNNCC else f"Brian2 ({args.brian2_target})"
     row: dict[str, Any] = {"implementation": name, "scale": scale, "k_scale": k_scale}
     t0 = time.perf_counter()
@@ -224,16 +237,18 @@ def table(rows: list[dict[str, Any]], populations: tuple[str, ...],
           published: np.ndarray) -> str:
     """Timings per scale and simulator, then the rates next to the published ones."""
     out = ["| scale | k_scale | simulator | neurons | synapses | build s | compile s | "
-           "s per simulated s | bytes/synapse (RSS) |", "|---|---|---|---|---|---|---|---|---|"]
+           "s per simulated s | bytes/synapse (RSS) | bytes/synapse (compiled) |",
+           "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         if r["status"] != "ok":
             out.append(f"| {r['scale']:g} | {r['k_scale']:g} | {r['implementation']} | "
-                       f"{r['status']}: {r['error']} | | | | | |")
+                       f"{r['status']}: {r['error']} | | | | | | |")
             continue
         out.append(f"| {r['scale']:g} | {r['k_scale']:g} | {r['implementation']} | "
                    f"{r['neurons']:,} | {r['synapses']:,} | {r['build_s']:.2f} | "
                    f"{r['compile_s']:.2f} | {r['s_per_sim_s']:.2f} | "
-                   f"{_num(r.get('bytes_per_synapse'), '.0f')} |")
+                   f"{_num(r.get('bytes_per_synapse'), '.0f')} | "
+                   f"{_num(r.get('compiled_bytes_per_synapse'), '.1f')} |")
     out += ["", "| scale | simulator | " + " | ".join(populations) + " |",
             "|---|---|" + "---|" * len(populations),
             "| | published | " + " | ".join(f"{x:.2f}" for x in published) + " |"]
@@ -256,6 +271,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--warmup", type=float, default=50.0,
                     help="simulated before the timed run (ms); rates leave it out")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--background", choices=("dc", "poisson"), default="dc",
+                    help="K_ext Poisson sources per neuron (PoissonInput in both "
+                         "simulators) or their mean as DC")
     ap.add_argument("--brian2-target", choices=("cython", "numpy"), default="cython")
     ap.add_argument("--no-brian2", action="store_true", help="snncc only")
     ap.add_argument("--threads", type=int, default=0,
@@ -297,7 +315,8 @@ def main(argv: list[str] | None = None) -> int:
               else f"{row['status']}: {row['error']}", flush=True)
 
     header = (f"Potjans-Diesmann microcircuit (examples/microcircuit.py: NEST's PyNEST "
-              f"model, DC background), seed {args.seed}; {args.duration:g} ms timed after "
+              f"model, {args.background} background), seed {args.seed}; {args.duration:g} "
+              "ms timed after "
               f"{args.warmup:g} ms; {info['device']}, {info['nproc']} CPUs; torch "
               f"{info['torch']}, brian2 {info['brian2']}, Python {info['python']}. Each run "
               "in its own process. build: network objects and synapses; compile: snncc "
@@ -318,9 +337,10 @@ def main(argv: list[str] | None = None) -> int:
                    "warmup_ms": args.warmup, "seed": args.seed,
                    "brian2_target": None if args.no_brian2 else args.brian2_target,
                    "threads": args.threads or torch.get_num_threads(), "quick": args.quick,
-                   "background": "dc", "dt_ms": mc.DT_MS,
+                   "background": args.background, "dt_ms": mc.DT_MS,
                    "memory": "bytes_per_synapse = (RSS after compile - RSS before build) / "
-                             "synapses, in the run's own process"},
+                             "synapses, in the run's own process; compiled_bytes_per_synapse "
+                             "= CompiledNetwork.memory() (state + tables) / synapses"},
         "machine": info,
         "populations": list(mc.POPULATIONS),
         "published_rates_hz": mc.PUBLISHED_RATES_HZ.tolist(),

@@ -12,6 +12,7 @@ the same way (at 0.5 and 0.5 it has 38,582 neurons and 74,715,499 synapses; 38,5
 
     python examples/microcircuit.py                      # scale 0.02, 100 ms
     python examples/microcircuit.py --scale 0.1 --duration 500 --dtype float64
+    python examples/microcircuit.py --scale 0.1 --background poisson
 
 Scaling (NEST's ``N_scaling`` and ``K_scaling``):
 
@@ -25,10 +26,12 @@ Scaling (NEST's ``N_scaling`` and ``K_scaling``):
   ``tau_syn * (1 - sqrt(k_scale)) * sum_s J_ts K_ts r_s`` (full-network weights J, in-degrees
   K and published rates r) that restores the mean recurrent input.
 
-Background: ``"dc"`` (NEST's ``poisson_input=False``) replaces the 8 Hz Poisson input of
-``K_ext`` synapses per neuron by its mean, the DC ``bg_rate * K_ext * J_ext * tau_syn``
-(about 560 pA for L2/3E). It is the only background offered: snncc has no ``PoissonInput``
-yet, and a ``PoissonGroup`` cannot fire at ``K_ext * 8 Hz`` = 12.8-23.2 kHz with dt = 0.1 ms.
+Background: ``"poisson"`` (NEST's ``poisson_input=True``) gives every neuron ``K_ext``
+independent 8 Hz Poisson sources (``sc.PoissonInput`` per population: one binomial draw
+per neuron and step, not one synapse per source), scaled like the recurrent synapses
+(``k_scale * K_ext`` sources of weight ``J_ext / sqrt(k_scale)``, the DC restoring the
+mean). ``"dc"`` (``poisson_input=False``) replaces that input by its mean, the DC
+``bg_rate * K_ext * J_ext * tau_syn`` (about 560 pA for L2/3E).
 
 Weights and delays are drawn as in NEST 2 (normal distributions clipped: weights at 0 so
 they keep their sign, delays below at dt; NEST 3 redraws instead of clipping, which
@@ -47,7 +50,7 @@ import torch
 
 import snncc as sc
 from snncc.errors import ParameterError
-from snncc.units import ms, mV, pA, pF
+from snncc.units import Hz, ms, mV, pA, pF
 
 # ------------------------------------------------------------------ published parameters
 POPULATIONS = ("L23E", "L23I", "L4E", "L4I", "L5E", "L5I", "L6E", "L6I")
@@ -84,8 +87,8 @@ BG_RATE_HZ = 8.0      # rate of each external synapse
 DELAY_MEAN_MS = np.where(EXCITATORY, 1.5, 0.75)  # by source population
 DELAY_REL_SD = 0.5
 
-#: background inputs :func:`build` offers (a Poisson background comes with PoissonInput)
-BACKGROUNDS = ("dc",)
+#: background inputs :func:`build` offers
+BACKGROUNDS = ("dc", "poisson")
 
 MODEL = sc.NeuronModel(
     """
@@ -127,6 +130,8 @@ class Derived:
         synapses: synapses per (target, source) pair, [8, 8].
         weight_pa: mean weight (PSC amplitude, pA) per pair, [8, 8].
         dc_pa: constant input per population (pA): background and k_scale compensation.
+        background: ``"dc"`` or ``"poisson"`` (see :attr:`poisson_sources` and
+            :attr:`poisson_weight_pa`).
     """
 
     scale: float
@@ -135,6 +140,17 @@ class Derived:
     synapses: np.ndarray
     weight_pa: np.ndarray
     dc_pa: np.ndarray
+    background: str = "dc"
+
+    @property
+    def poisson_sources(self) -> np.ndarray:
+        """Poisson sources per neuron of each population (``k_scale * K_ext``)."""
+        return np.round(K_EXT * self.k_scale).astype(np.int64)
+
+    @property
+    def poisson_weight_pa(self) -> float:
+        """Weight of each Poisson source (pA), scaled like the recurrent weights."""
+        return PSP_E_MV * psc_per_psp() / np.sqrt(self.k_scale)
 
     @property
     def offsets(self) -> np.ndarray:
@@ -162,13 +178,15 @@ def derive(scale: float = 1.0, k_scale: float = 1.0, background: str = "dc") -> 
     weight_full = np.where(EXCITATORY, PSP_E_MV, G * PSP_E_MV)[None, :] * psc * np.ones((8, 1))
     weight_full[0, 2] *= 2.0  # L4E -> L2/3E doubled
     dc = np.zeros(8)
-    if background == "dc":  # the mean of K_ext Poisson inputs (pA; Hz * ms * 1e-3)
-        dc += BG_RATE_HZ * K_EXT * PSP_E_MV * psc * TAU_SYN_MS * 1e-3
+    external = BG_RATE_HZ * K_EXT * PSP_E_MV * psc * TAU_SYN_MS * 1e-3  # its mean (pA)
+    # the DC: all of it, or what k_scale takes from the Poisson sources' mean
+    dc += external if background == "dc" else (1.0 - np.sqrt(k_scale)) * external
     # the mean recurrent input that in-degrees scaled by k_scale take away
     in_degree = full / N_FULL[:, None]
     rec = (weight_full * in_degree * PUBLISHED_RATES_HZ[None, :]).sum(axis=1)
     dc += 1e-3 * TAU_SYN_MS * (1.0 - np.sqrt(k_scale)) * rec
-    return Derived(scale, k_scale, sizes, synapses, weight_full / np.sqrt(k_scale), dc)
+    return Derived(scale, k_scale, sizes, synapses, weight_full / np.sqrt(k_scale), dc,
+                   background)
 
 
 @dataclass(frozen=True)
@@ -191,29 +209,44 @@ class Pathway:
 def draw_pathways(d: Derived, seed: int) -> list[Pathway]:
     """The synapses of each source population with p > 0 somewhere, drawn from ``seed``
     with numpy: for each (target, source) pair ``d.synapses`` uniform (source, target)
-    pairs, weights ~ N(J, 0.1 |J|) clipped at 0, delays ~ N(mean, mean/2) clipped at dt.
+    pairs (NEST's fixed_total_number), weights ~ N(J, 0.1 |J|) clipped at 0, delays ~
+    N(mean, mean/2) clipped at dt, listed by source neuron.
 
-    The same seed gives the same network to snncc and to other simulators.
+    The sources are drawn as counts per source neuron (a multinomial, which is what
+    ``n`` uniform draws amount to), so the synapses come out listed by source without a
+    sort: O(synapses), no argsort. The same seed gives the same network to snncc and to
+    other simulators.
     """
     rng = np.random.default_rng(seed)
     off = d.offsets
     out = []
     for s in range(8):
-        i, j, w, dl = [], [], [], []
-        for t in range(8):
-            n = int(d.synapses[t, s])
-            if n == 0:
-                continue
-            i.append(rng.integers(0, d.sizes[s], n, dtype=np.int64))
-            j.append(off[t] + rng.integers(0, d.sizes[t], n, dtype=np.int64))
+        n_s = int(d.sizes[s])
+        targets = [t for t in range(8) if d.synapses[t, s] > 0]
+        if not targets:
+            continue
+        counts = np.stack([rng.multinomial(int(d.synapses[t, s]), np.full(n_s, 1.0 / n_s))
+                           for t in targets])  # [target population, source neuron]
+        # each source neuron's synapses, target population after target population
+        start = np.concatenate([[0], np.cumsum(counts.sum(0))[:-1]])
+        before = np.cumsum(counts, axis=0) - counts  # of the earlier target populations
+        total = int(counts.sum())
+        i = np.repeat(np.arange(n_s, dtype=np.int32), counts.sum(0))  # 4 bytes each
+        j = np.empty(total, np.int32)
+        w = np.empty(total)
+        dl = np.empty(total)
+        dmean = DELAY_MEAN_MS[s]
+        for k, t in enumerate(targets):
+            n = int(counts[k].sum())
+            first = np.cumsum(counts[k]) - counts[k]  # of each source neuron in block t
+            src = np.repeat(np.arange(n_s), counts[k])
+            dest = (start + before[k] - first)[src] + np.arange(n)
+            j[dest] = off[t] + rng.integers(0, d.sizes[t], n, dtype=np.int32)
             mean = d.weight_pa[t, s]
             wt = rng.normal(mean, PSP_REL_SD * abs(mean), n)
-            w.append(np.maximum(wt, 0.0) if mean > 0 else np.minimum(wt, 0.0))
-            dmean = DELAY_MEAN_MS[s]
-            dl.append(np.maximum(rng.normal(dmean, DELAY_REL_SD * dmean, n), DT_MS))
-        if i:
-            out.append(Pathway(s, np.concatenate(i), np.concatenate(j), np.concatenate(w),
-                               np.concatenate(dl)))
+            w[dest] = np.maximum(wt, 0.0) if mean > 0 else np.minimum(wt, 0.0)
+            dl[dest] = np.maximum(rng.normal(dmean, DELAY_REL_SD * dmean, n), DT_MS)
+        out.append(Pathway(s, i, j, w, dl))
     return out
 
 
@@ -296,6 +329,10 @@ def build(scale: float = 0.1, k_scale: float = 1.0, seed: int = 0,
                           on_pre="I += w", weight=p.weight_pa * pA,
                           delay=p.delay_ms * ms, name=f"from_{POPULATIONS[p.source]}")
             for p in draw_pathways(d, seed))
+        if background == "poisson":
+            for k, name in enumerate(POPULATIONS):
+                sc.PoissonInput(neurons[off[k]:off[k + 1]], "I", int(d.poisson_sources[k]),
+                                BG_RATE_HZ * Hz, d.poisson_weight_pa * pA, name=f"bg_{name}")
         spikes = sc.SpikeMonitor(neurons, name="spikes")
     return Microcircuit(net, neurons, connections, spikes, d)
 
@@ -322,11 +359,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--background", choices=BACKGROUNDS, default="dc",
+                    help="Poisson sources per neuron (sc.PoissonInput) or their mean as DC")
     args = ap.parse_args(argv)
     k_scale = default_k_scale(args.scale) if args.k_scale is None else args.k_scale
 
     t0 = time.perf_counter()
-    mc = build(args.scale, k_scale, args.seed)
+    mc = build(args.scale, k_scale, args.seed, args.background)
     t_build = time.perf_counter() - t0
     t0 = time.perf_counter()
     sim = mc.net.compile(backend=args.backend, device=args.device,
@@ -335,7 +374,8 @@ def main(argv: list[str] | None = None) -> int:
     sim.run(args.duration * ms)
     n = int(mc.derived.offsets[-1])
     print(f"microcircuit: scale {args.scale:g}, k_scale {k_scale:g}: {n:,} neurons, "
-          f"{mc.num_synapses:,} synapses; {args.backend} {args.dtype} on {args.device}")
+          f"{mc.num_synapses:,} synapses, {args.background} background; {args.backend} "
+          f"{args.dtype} on {args.device}")
     print(rate_table(mc.rates_hz(0.0, args.duration)))
     print(f"build {t_build:.2f} s, compile {t_compile:.2f} s, run {sim.last_run_seconds:.2f} s "
           f"for {args.duration:g} ms ({sim.last_run_seconds / (args.duration * 1e-3):.1f} s "

@@ -48,6 +48,7 @@ from snncc.frontend.network import (
     Subgroup,
 )
 from snncc.frontend.nodes import Decoder, Encoder, Generator
+from snncc.frontend.poisson_input import PoissonInput
 from snncc.runtime.layer import SeqToANN
 
 __version__ = "0.1.0"
@@ -58,7 +59,7 @@ __all__ = [
     "BackendError", "Connection", "DataError", "EquationSyntaxError", "Equations",
     "ConfigError", "IntegrationError", "Layer", "ModelError",
     "Network", "NetworkError", "NeuronGroup", "NonFiniteError", "NeuronModel", "ParameterError",
-    "PoissonGroup", "PopulationRateMonitor", "SeqToANN", "ShapeError", "SnnccError",
+    "PoissonGroup", "PoissonInput", "PopulationRateMonitor", "SeqToANN", "ShapeError", "SnnccError",
     "SpikeGeneratorGroup", "SpikeMonitor", "StateMonitor", "Subgroup", "SynapseModel",
     "UnitError", "UnknownNameError", "__version__", "analysis", "layer", "library", "units",
 ]

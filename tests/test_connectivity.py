@@ -33,11 +33,11 @@ def check_rows(values: np.ndarray, counts: np.ndarray, n: int | np.ndarray) -> N
 
 
 def check_pairs(i: np.ndarray, j: np.ndarray, n_pre: int, n_post: int) -> None:
-    """int64 pairs in range, sorted by (i, j), no pair twice."""
-    assert i.dtype == np.int64 and j.dtype == np.int64 and i.shape == j.shape
+    """Integer pairs in range, sorted by (i, j), no pair twice."""
+    assert i.dtype.kind == "i" and j.dtype.kind == "i" and i.shape == j.shape
     assert i.size == 0 or (i.min() >= 0 and i.max() < n_pre and j.min() >= 0
                            and j.max() < n_post)
-    assert np.all(np.diff(i * n_post + j) > 0)
+    assert np.all(np.diff(i.astype(np.int64) * n_post + j) > 0)
 
 
 def within(observed: np.ndarray, mean: np.ndarray, var: np.ndarray) -> bool:

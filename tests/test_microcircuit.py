@@ -113,8 +113,9 @@ def test_bad_arguments_are_refused() -> None:
         mc.derive(0.1, 1.5)
     with pytest.raises(ParameterError, match="leaves a population empty"):
         mc.derive(1e-4)
-    with pytest.raises(ParameterError, match="unknown background 'poisson'; use one of 'dc'"):
-        mc.derive(0.1, background="poisson")
+    with pytest.raises(ParameterError, match="unknown background 'noise'; use one of 'dc', "
+                                             "'poisson'"):
+        mc.derive(0.1, background="noise")
 
 
 def test_runs_and_rates_are_per_population(circuit: object) -> None:
@@ -194,3 +195,18 @@ def test_benchmark_quick_mode_writes_results(tmp_path: Path) -> None:
     diff = np.abs(np.subtract(rows["snncc (torch, float32)"]["rates_hz"],
                               rows["Brian2 (numpy)"]["rates_hz"]))
     assert (diff <= one_spike + 1e-9).all(), diff
+
+
+def test_poisson_background_has_the_dc_backgrounds_mean(fresh_seed: int) -> None:
+    """The Poisson background (PoissonInput per population, k_scale * K_ext sources of
+    weight J_ext / sqrt(k_scale), plus the DC that restores the mean) drives each
+    population with the same mean current as the DC background."""
+    dc, po = mc.derive(SCALE, K_SCALE, "dc"), mc.derive(SCALE, K_SCALE, "poisson")
+    mean = mc.BG_RATE_HZ * po.poisson_sources * po.poisson_weight_pa * mc.TAU_SYN_MS * 1e-3
+    np.testing.assert_allclose(po.dc_pa + mean, dc.dc_pa, rtol=2e-3)  # rounding of N
+    circuit = mc.build(SCALE, K_SCALE, seed=fresh_seed, background="poisson")
+    sim = circuit.net.compile(backend="torch", device="cpu", dtype=torch.float32)
+    assert [f"bg_{p}" for p in mc.POPULATIONS] == list(sim.program.inputs)
+    sim.run(20 * ms)
+    rates = circuit.rates_hz(0.0, 20.0)
+    assert np.isfinite(rates).all() and circuit.spikes.num_spikes > 0

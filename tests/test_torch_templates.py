@@ -53,7 +53,7 @@ def test_template_names_are_the_stage_names() -> None:
     assert {p.name for p in folder.glob("*.j2")} == {
         "_helpers.j2", "network.py.j2", "layer.py.j2", "record_state.j2", "record_spikes.j2",
         "update_state.j2", "update_synapses.j2", "threshold.j2", "pathway.j2", "reset.j2",
-        "slot.j2"}
+        "slot.j2", "draw_input.j2"}
 
 
 def test_call_tables_name_what_the_entries_call() -> None:

@@ -2,11 +2,12 @@
 
 A subprocess (this file run as a script, Triton in compiled mode: ``TRITON_INTERPRET=0``)
 builds small networks and layers that use every Triton template (neurons, record, reset,
-events, dense spike-matmul, Poisson, spike generator, clock-driven synapses, layer forward
-and backward in float32 and float64), every random-number path (``rand``, ``randn``,
-``xi`` noise, Poisson) and every kernel of ``snncc.kernels``, and runs each for one step
-on the CPU. A stand-in Triton driver reports an sm_90 GPU, and each kernel launch
-compiles the kernel through Triton's own JIT path instead of running it
+events, dense spike-matmul, Poisson, spike generator, clock-driven synapses, Poisson
+input, layer forward and backward in float32 and float64), every random-number path
+(``rand``, ``randn``, ``xi`` noise, Poisson, both draws of a Poisson input) and every
+kernel of ``snncc.kernels``, and runs each for one step on the CPU. A stand-in Triton
+driver reports an sm_90 GPU, and each kernel launch compiles the kernel through Triton's
+own JIT path instead of running it
 (``JITFunction.run(..., warmup=True)``): the argument types and specialization, the
 constexprs (``DT``, ``BLOCK``, ``BLOCK_F``) and ``num_warps`` are exactly those the
 runtime passes on a GPU (launch sizes: :mod:`snncc.backends.triton.launch` and
@@ -44,9 +45,10 @@ pytestmark = pytest.mark.slow  # about 40 compiles: 40 s of CPU
 #: what each case must compile: kernel kinds (see _kind) and random draws (_r.<draw>)
 EXPECTED: dict[str, tuple[set[str], set[str]]] = {
     "network": ({"neurons", "reset", "events", "dense", "poisson", "generator", "synapses",
-                 "compact_kernel"}, {"uniform", "normal", "bernoulli"}),
+                 "input", "compact_kernel"}, {"uniform", "normal", "bernoulli"}),
     "network_layered": ({"record", "neurons", "events"}, set()),
-    "network_f64": ({"neurons", "events", "dense", "poisson", "generator"}, {"bernoulli"}),
+    "network_f64": ({"neurons", "events", "dense", "poisson", "generator", "input"},
+                    {"bernoulli", "uniform", "normal"}),
     "layer_hh_f32": ({"forward", "backward"}, set()),
     "layer_hh_f64": ({"forward", "backward"}, set()),
     "layer_coba_f32": ({"forward", "backward"}, set()),
@@ -64,7 +66,7 @@ def _cases() -> dict[str, Callable[[], None]]:
 
     import snncc as sc
     from snncc import learning
-    from snncc.units import ms, mV
+    from snncc.units import Hz, ms, mV
 
     dt = 0.1 * ms
     # every function of snncc.kernels.smath
@@ -97,6 +99,9 @@ def _cases() -> dict[str, Callable[[], None]]:
                           name="dense")  # all pairs: a spike-matmul
             sc.Connection(Q, P, model=learning.triplet_stdp(on_pre_effect=effect), p=0.2,
                           weight="0.5*rand()", name="triplet")
+            # Poisson inputs: exact (inversion loop) and normal approximation
+            sc.PoissonInput(P, "ge", 1600, 8 * Hz, 0.1 * mV, name="bg")
+            sc.PoissonInput(H, "v", 100000, 10 * Hz, 0.001 * mV, name="bulk")
             if full:
                 sc.Connection(Q, P, model=learning.reward_stdp(on_pre_effect=effect),
                               p=0.2, weight="0.5*rand()", name="reward")  # clock-driven
@@ -171,7 +176,7 @@ def _kind(name: str, args: list[str]) -> str:
     shared = re.fullmatch(r"(\w+?)_shared\d+", name)  # one function of several uses
     if shared:
         return {"population": "neurons"}.get(shared.group(1), shared.group(1))
-    for suffix in ("neurons", "record", "reset", "poisson", "generator", "synapses"):
+    for suffix in ("neurons", "record", "reset", "poisson", "generator", "synapses", "input"):
         if name.endswith("_" + suffix):
             return suffix
     return {"forward_kernel": "forward", "backward_kernel": "backward"}.get(name, name)
@@ -344,7 +349,7 @@ def test_every_template_and_draw_is_compiled(rows: list[dict]) -> None:
     (and the layer's kernels in float64)."""
     done = {(r["kind"], r["dtype"]) for r in rows if r.get("kernel")}
     kinds = {"neurons", "record", "reset", "events", "dense", "poisson", "generator",
-             "synapses", "forward", "backward", "compact_kernel", "bernoulli_kernel"}
+             "synapses", "input", "forward", "backward", "compact_kernel", "bernoulli_kernel"}
     want = {(k, "fp32") for k in kinds} | {("forward", "fp64"), ("backward", "fp64")}
     assert want <= done, f"not compiled: {sorted(want - done)}"
     draws = {d for r in rows if r.get("kernel") and r["dtype"] == "fp32" for d in r["draws"]}

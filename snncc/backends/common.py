@@ -138,6 +138,12 @@ def ell_table(src_index: np.ndarray, syn_ids: np.ndarray, n_src: int
     return table, bool(F > 0 and np.all(counts == F))
 
 
+def index_array(values: np.ndarray, bound: int) -> np.ndarray:
+    """``values`` (indices or counts, all below ``bound``) as int32 where ``bound`` fits,
+    else int64: half the bytes per synapse for every table of fewer than 2**31 entries."""
+    return np.ascontiguousarray(values, dtype=np.int32 if bound < 2**31 - 1 else np.int64)
+
+
 def delay_table(src_index: np.ndarray, delay: np.ndarray, delays: tuple[int, ...],
                 n_src: int) -> tuple[np.ndarray, np.ndarray]:
     """The synapses of a pathway with several delays as a table by (source neuron,
@@ -151,6 +157,44 @@ def delay_table(src_index: np.ndarray, delay: np.ndarray, delays: tuple[int, ...
     ptr = np.zeros(n_src * D + 1, dtype=np.int64)
     np.cumsum(np.bincount(key, minlength=n_src * D), out=ptr[1:])
     return ptr, syn
+
+
+def ring_table(prs: list[ir.Projection], n_src: int, BN: int, R: int
+               ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """The synapses of ring pathway(s) ``prs`` (one after the other) by source:
+    ``(ptr, syn, packed)``, source ``s``'s synapses at table positions
+    ``ptr[s]:ptr[s + 1]``, ``syn`` their ids (None where the synapses are listed by source
+    already: then position = id, and nothing is sorted or stored) and ``packed`` each
+    position's ``delay * BN + j`` (int32 where ``R * BN`` fits)."""
+    S = sum(p.n_synapses for p in prs)
+    dtype = index_array(np.zeros(0, np.int64), R * BN).dtype
+    ordered, last = True, -1
+    for p in prs:
+        if p.n_synapses == 0:
+            continue
+        if p.i[0] < last or bool(np.any(p.i[1:] < p.i[:-1])):
+            ordered = False
+            break
+        last = int(p.i[-1])
+    if ordered:  # O(synapses), 4 bytes per synapse: what a large network needs
+        counts = sum(np.bincount(p.i, minlength=n_src) for p in prs)
+        ptr = np.zeros(n_src + 1, np.int64)
+        np.cumsum(counts, out=ptr[1:])
+        packed = np.empty(S, dtype)
+        at = 0
+        for p in prs:
+            seg = packed[at:at + p.n_synapses]
+            seg[:] = p.delay  # one value or one per synapse
+            seg *= BN
+            seg += p.j
+            at += p.n_synapses
+        return ptr, None, packed
+    i = np.concatenate([p.i for p in prs]).astype(np.int64, copy=False)
+    ptr, syn = delay_table(i, np.zeros(S, np.int64), (0,), n_src)
+    delay = np.concatenate([np.broadcast_to(p.delay, (p.n_synapses,)) for p in prs])
+    packed = delay.astype(np.int64)[syn] * BN
+    packed += np.concatenate([p.j for p in prs]).astype(np.int64)[syn]
+    return ptr, syn, packed.astype(dtype)
 
 
 @dataclass

@@ -42,6 +42,7 @@ from snncc.frontend.network import (
     SpikeGeneratorGroup,
     split_group,
 )
+from snncc.frontend.poisson_input import PoissonInput, lower_input
 from snncc.ir import program as ir
 from snncc.ir.functions import is_random
 from snncc.ir.statements import Statement
@@ -92,11 +93,16 @@ def lower_network(net: Network, batch: int = 1, objects: list | None = None) -> 
             lowered[obj.name] = _lower_generator(obj, net.dt)
     projections: dict[str, ir.Projection] = {}
     monitors: dict[str, ir.Monitor] = {}
+    inputs: dict[str, ir.PoissonInput] = {}
     for obj in objects:
         if isinstance(obj, Connection):
             projections[obj.name] = _lower_connection(obj, lowered, net.dt, rng)
         elif isinstance(obj, (SpikeMonitor, StateMonitor, PopulationRateMonitor)):
             monitors[obj.name] = _lower_monitor(obj, lowered)
+        elif isinstance(obj, PoissonInput):
+            target = _member(split_group(obj.target)[0], lowered,
+                             f"PoissonInput '{obj.name}'")
+            inputs[obj.name] = lower_input(obj, target.pop, target.unit_aware, net.dt)
     if getattr(net, "_learning", False):
         # weights that training will change stay per-synapse variables (not constants)
         for pr in projections.values():
@@ -105,7 +111,7 @@ def lower_network(net: Network, batch: int = 1, objects: list | None = None) -> 
                 w.init = np.full(pr.n_synapses, float(w.init))
     return ir.Program(dt=net.dt, populations={k: v.pop for k, v in lowered.items()},
                       projections=projections, monitors=monitors, seed=seed, batch=int(batch),
-                      schedule=getattr(net, "schedule", "brian2"))
+                      schedule=getattr(net, "schedule", "brian2"), inputs=inputs)
 
 
 def _member(group: object, lowered: dict[str, _Lowered], what: str) -> _Lowered:
@@ -357,7 +363,9 @@ def _lower_poisson(g: PoissonGroup, dt: float) -> _Lowered:
                 f"{owner}: a rate of {top:g} Hz is more than one spike per step "
                 f"(rate * dt = {top * dt:g} > 1 at dt = {dt * 1e3:g} ms), which a Poisson "
                 f"source cannot give; use {int(np.ceil(top * dt))} or more sources with the "
-                "rate divided among them, or a smaller dt")
+                "rate divided among them, or a smaller dt; for many sources into every "
+                "neuron of a group, snncc.PoissonInput(target, target_var, N, rate, weight) "
+                "draws their sum at once")
         if arr.ndim == 0:
             rates = sympy.Float(float(arr))
         else:
@@ -545,11 +553,18 @@ def _lower_connection(c: Connection, lowered: dict[str, _Lowered], dt: float,
                       for what, sts in (("on_pre", on_pre), ("on_post", on_post))
                       for st in sts])
     return ir.Projection(
-        name=c.name, pre=pre.pop.name, post=post.pop.name, i=i + a0, j=j + b0,
+        name=c.name, pre=pre.pop.name, post=post.pop.name,
+        i=_indices(i, a0, pre.pop.size), j=_indices(j, b0, post.pop.size),
         variables=variables, constants=dict(scope.constants), on_pre=on_pre, on_post=on_post,
         on_pre_text=model.on_pre or "", on_post_text=model.on_post or "", delay=delay,
         time_scale=ts, odes=odes, method=model.method, clock_odes=clock_odes,
         subexpression_texts={eq.name: eq.text.strip() for eq in eqs.subexpressions})
+
+
+def _indices(x: np.ndarray, offset: int, size: int) -> np.ndarray:
+    """``x + offset``, indices into a population of ``size`` neurons, as int32 where they
+    fit (4 bytes per synapse instead of 8), else int64."""
+    return np.add(x, offset, dtype=np.int32 if size < 2**31 else np.int64, casting="unsafe")
 
 
 def _check_synapse_names(owner: str, eqs: Equations) -> None:
@@ -622,8 +637,8 @@ def _qualify(statements: list[Statement], syn_vars: set[str]) -> list[Statement]
 
 def _pairs(c: Connection, n_pre: int, n_post: int, rng: np.random.Generator, owner: str,
            scope: Scope) -> tuple[np.ndarray, np.ndarray]:
-    if c.connect == "explicit":
-        return c.i.copy(), c.j.copy()  # type: ignore[union-attr]
+    if c.connect == "explicit":  # read only: the IR's indices are new arrays
+        return c.i, c.j  # type: ignore[return-value]
     if c.connect == "one_to_one":
         return conn.pairs_one_to_one(n_pre)
     if c.connect == "fan_in":
@@ -695,9 +710,9 @@ def _delays(c: Connection, S: int, env: dict, dt: float, rng: np.random.Generato
         raise ParameterError(f"{owner}: the delay {secs.max():g} s is {secs.max() / dt:.3g} "
                              f"steps of dt, more than the {MAX_DELAY_STEPS:,} supported (the "
                              "spike history keeps one row per step of delay)")
-    steps = np.round(secs / dt).astype(np.int64)
+    steps = np.round(secs / dt).astype(np.int32)  # at most MAX_DELAY_STEPS
     if steps.size == 0:  # no synapses: one (unused) homogeneous delay
-        return np.zeros(1, dtype=np.int64)
+        return np.zeros(1, dtype=np.int32)
     if steps.size > 1 and np.all(steps == steps[0]):
         steps = steps[:1]
     return steps

@@ -938,7 +938,10 @@ class Connection(NetworkObject):
             if ja.size and (ja.min() < 0 or ja.max() >= b1 - b0):
                 raise ParameterError(f"{who}: j has values outside [0, {b1 - b0}) (the "
                                      "postsynaptic group)")
-            self.i, self.j = ia.astype(np.int64), ja.astype(np.int64)
+            # a copy (the caller may change its arrays), int32 where the groups allow:
+            # 4 bytes per synapse and end
+            kind = np.int32 if max(a1 - a0, b1 - b0) < 2**31 else np.int64
+            self.i, self.j = ia.astype(kind), ja.astype(kind)
         else:
             self.i = self.j = None
         self.connect = connect if connect is not None else (

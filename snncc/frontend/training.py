@@ -44,6 +44,11 @@ def training_plan(net: Any, objects: list[Any], program: Any, order: Sequence[st
         raise NetworkError(f"network '{net.name}': training needs schedule='layered' "
                            "(Network(..., schedule='layered')), so that the trained layers "
                            "and the simulation step the same way")
+    if program.inputs:
+        name = next(iter(program.inputs))
+        raise NetworkError(f"network '{net.name}': PoissonInput '{name}' cannot be trained "
+                           "through (the trained layers draw no Poisson input); drive the "
+                           "trained groups with encoders or connections from a PoissonGroup")
     plan = TrainPlan(dt=program.dt)
     groups = {o.name: o for o in objects if isinstance(o, NeuronGroup)}
     for name, g in groups.items():

@@ -69,7 +69,13 @@ class Pathway:
     a value fixed per synapse (constants and synapse variables no code writes), so each
     spike adds it at once into a ring of ``max(delays) + 1`` steps per target, read when
     it arrives (GeNN's dendritic delay); ``"direct"``: one delay. A backend whose one
-    kernel covers every delay may deliver ``queue`` and ``ring`` pathways that way."""
+    kernel covers every delay may deliver ``queue`` and ``ring`` pathways that way.
+
+    ``members``: a merged ring (adjacent ``ring`` pathways of one source and one target
+    population with the same code, see :class:`SharedStorage`) lists the pathways it
+    delivers at once, each with its own delays; ``projection`` is the first one's and
+    ``delays`` the union. A backend delivers them as one (one table, one ring per target
+    variable) or one member after the other."""
 
     projection: str
     direction: str  # on_pre | on_post
@@ -78,6 +84,34 @@ class Pathway:
     dense: bool = False
     late: bool = False
     delivery: str = "direct"  # direct | queue | ring
+    members: tuple[Pathway, ...] = ()
+
+    @property
+    def projections(self) -> tuple[str, ...]:
+        """The projections this stage delivers (its members', or its own)."""
+        return tuple(m.projection for m in self.members) or (self.projection,)
+
+
+@dataclass(frozen=True)
+class SharedStorage:
+    """Synapse variable ``variable`` of ``projections`` kept in one array (``[1, total]``,
+    each projection's synapses a contiguous slice, in this order), which a merged ring
+    pathway reads with one gather; each projection's own variable is a view of its slice.
+    ``key`` is the whole array's state key."""
+
+    key: str
+    variable: str
+    projections: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DrawInput:
+    """Poisson input ``name`` (``Program.inputs``) adds its draw to a variable of every
+    neuron of ``population`` (after the thresholds, before the resets: the synaptic
+    slot of a step, like a pathway of delay 0)."""
+
+    name: str
+    population: str
 
 
 @dataclass(frozen=True)
@@ -103,9 +137,9 @@ class Slot:
 
 
 Stage = RecordState | UpdateState | UpdateSynapses | Threshold | RecordSpikes | Pathway \
-    | Reset | Slot
+    | Reset | Slot | DrawInput
 
-KERNEL_KINDS = ("population", "record", "synapses", "pathway", "reset")
+KERNEL_KINDS = ("population", "record", "synapses", "pathway", "reset", "input")
 
 
 @dataclass(frozen=True)
@@ -114,8 +148,9 @@ class Kernel:
     ``population`` (a population's state monitors, state update, threshold, spike
     recording and fused reset; or a spike source), ``record`` (state monitors only, at
     the start of the step, for a population that synaptic code changes before its own
-    kernel runs), ``synapses`` (clock-driven equations), ``pathway`` (event code) or
-    ``reset`` (a reset that could not be fused). ``note`` is shown above its launch."""
+    kernel runs), ``synapses`` (clock-driven equations), ``pathway`` (event code),
+    ``reset`` (a reset that could not be fused) or ``input`` (one Poisson input, owned
+    by its target population). ``note`` is shown above its launch."""
 
     kind: str
     owner: str  # the population or projection
@@ -136,6 +171,7 @@ class StagePlan:
     stages: tuple[Stage, ...]
     kernels: tuple[Kernel, ...]
     notes: tuple[str, ...] = ()
+    shared: tuple[SharedStorage, ...] = ()
 
     @property
     def history(self) -> dict[str, int]:
@@ -149,6 +185,10 @@ class StagePlan:
         lines.append("kernels (backends that launch kernels):")
         lines += [f"  {k.kind} {k.owner}: " + "; ".join(stage_text(s) for s in k.stages)
                   for k in self.kernels]
+        if self.shared:
+            lines.append("shared storage:")
+            lines += [f"  {sh.key}: {sh.variable} of {', '.join(sh.projections)}"
+                      for sh in self.shared]
         return "\n".join(lines)
 
 
@@ -162,7 +202,10 @@ def stage_text(s: Stage) -> str:
         else:
             extra = [f"delays {','.join(map(str, s.delays))}"] if s.delays != (0,) else []
         extra += ["dense"] * s.dense + ["one step late"] * s.late
-        return f"{s.projection}.{s.direction}" + (f" ({', '.join(extra)})" if extra else "")
+        name = "+".join(s.projections) if s.members else s.projection
+        return f"{name}.{s.direction}" + (f" ({', '.join(extra)})" if extra else "")
+    if isinstance(s, DrawInput):
+        return f"Poisson input {s.name} -> {s.population}"
     if isinstance(s, Reset):
         return f"reset {s.population}" + (" (fusable)" if s.fused else "")
     owner = getattr(s, "monitor", None) or getattr(s, "population", None) \

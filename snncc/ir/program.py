@@ -162,6 +162,47 @@ class Monitor:
     every: int = 1
 
 
+#: the largest mean ``N*p`` of a Poisson input drawn exactly (by inversion); above it the
+#: normal approximation (see :class:`PoissonInput`)
+INPUT_EXACT_MAX_MEAN = 30.0
+
+
+@dataclass(frozen=True)
+class PoissonInput:
+    """``n`` independent Poisson sources of rate ``rate`` (Hz) into ``variable`` of every
+    neuron of population ``target`` (Brian2's ``PoissonInput``): each step, after the
+    thresholds and before the resets, ``variable += weight * X`` with ``X ~ Binomial(n,
+    p)``, ``p = rate * dt``, one independent draw per neuron and step. ``weight`` is in
+    the target variable's units (SI for a unit-aware model, model units otherwise).
+
+    ``method`` (fixed here, the same for every backend): ``"inversion"`` (exact) when
+    ``n * p <= INPUT_EXACT_MAX_MEAN``, else ``"normal"``: ``X = round(n p + sqrt(n p
+    (1 - p)) z)`` clipped to ``[0, n]``, ``z`` standard normal."""
+
+    name: str
+    target: str
+    variable: str
+    n: int
+    p: float
+    weight: float
+    rate: float  # Hz, for the generated code's comment
+    start: int = 0  # the neurons [start, stop) of the target (a slice of it)
+    stop: int = -1  # -1: to the end
+
+    @property
+    def method(self) -> str:
+        return "inversion" if self.n * self.p <= INPUT_EXACT_MAX_MEAN else "normal"
+
+    def describe(self) -> str:
+        """One line: what is added, and how it is drawn."""
+        how = ("exact, by inversion" if self.method == "inversion" else
+               "normal approximation round(N p + sqrt(N p (1-p)) z), clipped to [0, N]")
+        part = f"[{self.start}:{self.stop}]" if self.start or self.stop >= 0 else ""
+        return (f"{self.name}: {self.target}{part}.{self.variable} += {self.weight:g} * X, "
+                f"X ~ Binomial(N={self.n}, p={self.p:g}) ({self.n} sources at "
+                f"{self.rate:g} Hz; {how})")
+
+
 @dataclass
 class Program:
     """The whole network: populations, projections, monitors, step size and seed.
@@ -185,6 +226,7 @@ class Program:
     order: tuple[str, ...] = ()
     late: tuple[str, ...] = ()
     plan: StagePlan | None = None  # the ordered stages of a step (the ``plan`` pass)
+    inputs: dict[str, PoissonInput] = field(default_factory=dict)  # Poisson inputs by name
 
     def __post_init__(self) -> None:
         if self.schedule not in SCHEDULES:
@@ -242,6 +284,8 @@ class Program:
                 if text.strip():
                     lines.append(f"    {what}: " + "; ".join(
                         ln.strip() for ln in text.strip().splitlines() if ln.strip()))
+        for inp in self.inputs.values():
+            lines.append(f"  Poisson input {inp.describe()}")
         for m in self.monitors.values():
             lines.append(f"  monitor {m.name}: {m.kind} of {m.target}"
                          + (f" {', '.join(m.variables)}" if m.variables else ""))

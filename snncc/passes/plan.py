@@ -4,28 +4,31 @@ The last pass. It fixes everything about a step that does not depend on the targ
 
 * the order of the stages under both schedules. ``"brian2"``: every state monitor
   (values at the start of the step), every state update, every clock-driven synaptic
-  update, every threshold, every spike monitor, every ``on_pre`` pathway, every
-  ``on_post`` pathway, every reset. ``"layered"``: every state monitor, then one
-  population at a time in ``Program.order`` (the ``schedule`` pass): its state update,
-  the clock-driven equations of the projections into it, its threshold and spike
-  monitors, its outgoing ``on_pre`` pathways and the ``on_post`` pathways of the
-  projections into it, its reset, then the pathways of its self-projections (which so
-  act from the next step on, as every other recurrent projection does);
+  update, every threshold, every spike monitor, every Poisson input, every ``on_pre``
+  pathway, every ``on_post`` pathway, every reset. ``"layered"``: every state monitor,
+  then one population at a time in ``Program.order`` (the ``schedule`` pass): its state
+  update, the clock-driven equations of the projections into it, its threshold and spike
+  monitors, its Poisson inputs, its outgoing ``on_pre`` pathways and the ``on_post``
+  pathways of the projections into it, its reset, then the pathways of its
+  self-projections (which so act from the next step on, as every other recurrent
+  projection does);
 * each pathway's delays (the distinct values, in steps), its dense/sparse choice, and
   the spike history every population must keep;
 * whether a reset may be fused with its population's update and threshold (no
   synaptic code run in between reads or writes what the reset changes);
 * the kernels of backends that launch kernels: one per population (its state
   monitors, update, threshold, spike recording and fused reset), one per clock-driven
-  projection, per pathway and per unfused reset, in launch order -- under ``"brian2"``
-  the population kernels first, then the synaptic, pathway and reset kernels; under
-  ``"layered"`` the stages' own order, with the state monitors of a population that
-  synaptic code changes before its own kernel runs in a kernel of their own, first.
+  projection, per Poisson input, per pathway and per unfused reset, in launch order --
+  under ``"brian2"`` the population kernels first, then the synaptic, input, pathway and
+  reset kernels; under ``"layered"`` the stages' own order, with the state monitors of
+  a population that synaptic code changes before its own kernel runs in a kernel of
+  their own, first.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import sympy
 
 from snncc.errors import BackendError
 from snncc.ir import plan as st
@@ -150,14 +153,31 @@ def _touched(program: ir.Program) -> dict[str, set[str]]:
     return touched
 
 
+def ring_signature(program: ir.Program, stage: st.Pathway) -> tuple | None:
+    """What ring pathways must share to be merged into one stage (same source and target
+    population, same lateness, the same statements on synapse variables of the same
+    names and types), or None where ``stage`` is not a ring pathway of a batch of one."""
+    if stage.delivery != "ring" or stage.direction != "on_pre" or program.batch != 1:
+        return None
+    pr = program.projections[stage.projection]
+    reads = sorted({sy.name for s in pr.on_pre for sy in s.expr.free_symbols}
+                   & set(pr.variables))
+    return (stage.source, pr.post, stage.late,
+            tuple((s.target, s.op, sympy.srepr(s.expr)) for s in pr.on_pre),
+            tuple((v, pr.variables[v].dtype) for v in reads))
+
+
 class _Planner:
     def __init__(self, program: ir.Program) -> None:
         self.p = program
+        self.shared: list[st.SharedStorage] = []
         self.history = {pop.name: 1 for pop in program.populations.values() if pop.has_spikes}
         for pr in program.projections.values():
             if pr.on_pre:
                 self.history[pr.pre] = max(self.history[pr.pre], int(pr.delay.max()) + 1)
         self.touched = _touched(program)
+        for inp in program.inputs.values():  # a Poisson input runs in the synaptic slot
+            self.touched[inp.target].add(inp.variable)
 
     # ------------------------------------------------------------ stages
     def update(self, pop: ir.Population) -> list[st.Stage]:
@@ -192,6 +212,42 @@ class _Planner:
                            delivery=delivery(pr, delays,
                                              self.p.populations[pr.post].size))]
 
+    def merge_rings(self, stages: list[st.Stage]) -> list[st.Stage]:
+        """``stages`` with each run of adjacent ring pathways of the same
+        :func:`ring_signature` merged into one stage (one table by source over all
+        their synapses, one ring per target variable: a spike costs the same few
+        operations however many projections it feeds); the synapse variables they read
+        go into shared storage, each projection's a slice."""
+        out: list[st.Stage] = []
+        runs: list[list[st.Pathway]] = []
+        for s in stages:
+            sig = ring_signature(self.p, s) if isinstance(s, st.Pathway) else None
+            last = runs[-1] if runs and out and out[-1] is runs[-1][-1] else None
+            if sig is not None and last is not None and ring_signature(self.p, last[0]) == sig:
+                last.append(s)
+            elif sig is not None:
+                runs.append([s])
+            out.append(s)
+        for run in runs:
+            if len(run) < 2:
+                continue
+            first = run[0]
+            merged = st.Pathway(first.projection, first.direction, first.source,
+                                tuple(sorted({d for m in run for d in m.delays})),
+                                late=first.late, delivery="ring", members=tuple(run))
+            at = next(k for k, x in enumerate(out) if x is first)
+            out[at:at + len(run)] = [merged]
+            names = tuple(m.projection for m in run)
+            for v, _ in ring_signature(self.p, first)[-1]:
+                self.shared.append(st.SharedStorage(f"{first.projection}.{v}:shared", v,
+                                                    names))
+        return out
+
+    def inputs(self, pop: str | None = None) -> list[st.Stage]:
+        """The Poisson inputs (into ``pop``, or all)."""
+        return [st.DrawInput(inp.name, inp.target) for inp in self.p.inputs.values()
+                if pop is None or inp.target == pop]
+
     def reset(self, pop: ir.Population) -> list[st.Stage]:
         if pop.kind != "neuron" or pop.threshold is None or not (
                 pop.reset or "lastspike" in pop.variables
@@ -208,10 +264,12 @@ class _Planner:
         prs = list(p.projections.values())
         before = [s for pr in prs if pr.pre == name and not after_reset(p, pr)
                   for s in self.pathway(pr, "on_pre")]
+        before = self.merge_rings(before)
         before += [s for pr in prs if pr.post == name and not after_reset(p, pr)
                    for s in self.pathway(pr, "on_post")]
-        after = [s for pr in prs if pr.pre == pr.post == name and after_reset(p, pr)
-                 for d in ("on_pre", "on_post") for s in self.pathway(pr, d)]
+        after = self.merge_rings([s for pr in prs if pr.pre == pr.post == name
+                                  and after_reset(p, pr)
+                                  for d in ("on_pre", "on_post") for s in self.pathway(pr, d)])
         return before, after
 
     # ------------------------------------------------------------ schedules
@@ -227,14 +285,17 @@ class _Planner:
         for pop in pops:
             stages += self.threshold(pop)
         stages += self.record_spikes()
-        for direction in ("on_pre", "on_post"):
-            for pr in prs:
-                stages += self.pathway(pr, direction)
+        stages += self.inputs()
+        stages += self.merge_rings([s for pr in prs for s in self.pathway(pr, "on_pre")])
+        for pr in prs:
+            stages += self.pathway(pr, "on_post")
         for pop in pops:
             stages += self.reset(pop)
         kernels = [k for pop in pops for k in self.population_kernel(pop, record=True)]
         kernels += [st.Kernel("synapses", s.projection, (s,)) for s in stages
                     if isinstance(s, st.UpdateSynapses)]
+        kernels += [st.Kernel("input", s.population, (s,)) for s in stages
+                    if isinstance(s, st.DrawInput)]
         kernels += [st.Kernel("pathway", s.projection, (s,)) for s in stages
                     if isinstance(s, st.Pathway)]
         kernels += [st.Kernel("reset", s.population, (s,)) for s in stages
@@ -261,11 +322,13 @@ class _Planner:
             own = self.update(pop)
             syn = [s for pr in prs if pr.post == name for s in self.synapses(pr)]
             spikes = self.threshold(pop) + self.record_spikes(name)
+            inputs = self.inputs(name)
             before, after = self.slot_pathways(name)
             reset = self.reset(pop)
-            stages += own + syn + spikes + before + reset + after
+            stages += own + syn + spikes + inputs + before + reset + after
             slot_kernels = self.population_kernel(pop, record=name not in apart)
             slot_kernels += [st.Kernel("synapses", s.projection, (s,)) for s in syn]
+            slot_kernels += [st.Kernel("input", s.population, (s,)) for s in inputs]
             slot_kernels += [st.Kernel("pathway", s.projection, (s,)) for s in before]
             slot_kernels += [st.Kernel("reset", s.population, (s,)) for s in reset
                              if isinstance(s, st.Reset) and not s.fused]
@@ -323,5 +386,5 @@ def plan(program: ir.Program) -> ir.Program:
     stages, kernels = (planner.layered() if program.schedule == "layered"
                        else planner.brian2())
     result = st.StagePlan(program.schedule, tuple(stages), tuple(kernels),
-                          schedule_notes(program))
+                          schedule_notes(program), tuple(planner.shared))
     return program.with_(plan=result, passes=[*program.passes, "plan"])

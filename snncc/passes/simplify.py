@@ -43,6 +43,8 @@ def live_variables(p: ir.Population, program: ir.Program) -> set[str]:
                 roots |= {n[:-5] for n in names if n.endswith("_post")}
             if pr.pre == p.name:
                 roots |= {n[:-4] for n in names if n.endswith("_pre")}
+    # a Poisson input's target stays: the input's stage writes it
+    roots |= {inp.variable for inp in program.inputs.values() if inp.target == p.name}
     deps: dict[str, set[str]] = {}
     for o in p.odes:
         deps[o.name] = _names(o.rhs)

@@ -16,7 +16,8 @@ from snncc.passes.finite import check_finite
 
 
 def written_variables(program: ir.Program) -> dict[str, set[str]]:
-    """Population name -> variables written by resets or synaptic event code."""
+    """Population name -> variables written by resets, synaptic event code or Poisson
+    inputs."""
     out: dict[str, set[str]] = {p: set() for p in program.populations}
     for p in program.populations.values():
         out[p.name] |= {s.target for s in p.reset}
@@ -26,6 +27,8 @@ def written_variables(program: ir.Program) -> dict[str, set[str]]:
                 out[pr.post].add(st.target[:-5])
             elif st.target.endswith("_pre"):
                 out[pr.pre].add(st.target[:-4])
+    for inp in program.inputs.values():
+        out[inp.target].add(inp.variable)
     return out
 
 

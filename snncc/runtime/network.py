@@ -162,6 +162,8 @@ class CompiledNetwork(torch.nn.Module):
                 self._add_state(f"{pr.name}.{name}", (B, pr.n_synapses), var.dtype, var.init)
         for k, spec in gen.state.items():
             self._add_state(k, spec.shape, spec.dtype, spec.init)
+        self._shared: dict[str, torch.Tensor] = {}
+        self._share_storage()
         self.register_buffer("_step", torch.zeros((), dtype=torch.int64))
         self.register_buffer("_rng_state", torch.zeros(0, dtype=torch.uint8))
         # what the state belongs to (sizes, connectivity, constants): checked on load
@@ -217,16 +219,38 @@ class CompiledNetwork(torch.nn.Module):
     def _state(self) -> dict[str, torch.Tensor]:
         return {k: getattr(self, _buffer_name(k)) for k in self._keys}
 
+    def _share_storage(self) -> None:
+        """The plan's shared storage (:class:`~snncc.ir.plan.SharedStorage`): the
+        variable of its projections in one array, each projection's buffer a view of its
+        slice. Done again after anything that may give the buffers storage of their own
+        (a device or dtype move, loading with ``assign=True``)."""
+        plan = self.program.plan
+        for sh in plan.shared if plan is not None else ():
+            keys = [f"{p}.{sh.variable}" for p in sh.projections]
+            parts = [getattr(self, _buffer_name(k)) for k in keys]
+            whole = self._shared.get(sh.key)
+            if whole is not None and all(
+                    t.untyped_storage().data_ptr() == whole.untyped_storage().data_ptr()
+                    for t in parts):
+                continue
+            whole = torch.cat(parts, dim=1)
+            offset = 0
+            for k, t in zip(keys, parts, strict=True):
+                self.register_buffer(_buffer_name(k), whole[:, offset:offset + t.shape[1]])
+                offset += t.shape[1]
+            self._shared[sh.key] = whole
+
     def _ensure_step(self) -> HostLoop | DeviceLoop:
         if self._step_fn is None:
             if self._backend.loop == "device":
                 recorders, monitors = device_loop_options(self._gen_info)
-                self._step_fn = DeviceLoop(self._build, self._state(), self._arrays,
+                self._step_fn = DeviceLoop(self._build, {**self._state(), **self._shared},
+                                           self._arrays,
                                            recorders, monitors, self.device, self.dtype,
                                            self.program.batch, cuda_graph=self._cuda_graph)
             else:
-                step = self._build(self._state(), self._arrays, self._host, self._gen,
-                                   self.device, self.dtype)
+                step = self._build({**self._state(), **self._shared}, self._arrays,
+                                   self._host, self._gen, self.device, self.dtype)
                 mons = {name: (m.kind, [f"{name}.{v}" for v in m.variables]
                                if m.kind == "state" else [name])
                         for name, m in self.program.monitors.items()}
@@ -241,6 +265,7 @@ class CompiledNetwork(torch.nn.Module):
             raise ParameterError(f"a compiled network runs in torch.float32 or torch.float64, "
                                  f"not {probe.dtype}; the network is unchanged")
         out = super()._apply(fn, recurse)
+        self._share_storage()
         self._arrays = {k: fn(v) for k, v in self._arrays.items()}
         self.device, self.dtype = probe.device, probe.dtype
         self._gen = torch.Generator(device=self.device)
@@ -448,6 +473,21 @@ class CompiledNetwork(torch.nn.Module):
             raise NetworkError(f"no state '{k}'; known: {', '.join(self._keys)}")
         return getattr(self, _buffer_name(k))
 
+    def memory(self) -> dict[str, int]:
+        """Bytes the compiled network holds on its device: ``state`` (every state buffer,
+        shared storage counted once: weights, membrane potentials, delay rings, spike
+        history, ...) and ``tables`` (the static arrays its step reads: connectivity by
+        source, packed delays and targets, ...). The IR in :attr:`program` is apart."""
+        seen: set[int] = set()
+        state = 0
+        for t in self.buffers():
+            ptr = t.untyped_storage().data_ptr()
+            if ptr not in seen:
+                seen.add(ptr)
+                state += t.untyped_storage().nbytes()
+        tables = sum(t.numel() * t.element_size() for t in self._arrays.values())
+        return {"state": state, "tables": tables}
+
     def state_dict(self, *args: Any, **kwargs: Any) -> dict[str, Any]:  # noqa: D102
         self._rng_state = self._gen.get_state().clone()
         return super().state_dict(*args, **kwargs)
@@ -497,6 +537,7 @@ class CompiledNetwork(torch.nn.Module):
         if "_rng_state" in state_dict:
             self._rng_state = state_dict["_rng_state"].clone()
         out = super().load_state_dict(state_dict, strict=strict, assign=assign)
+        self._share_storage()
         if self._rng_state.numel():
             self._gen.set_state(self._rng_state.cpu())
         self._step_fn = None

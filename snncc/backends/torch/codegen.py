@@ -13,6 +13,8 @@ imports the modules that its printers recorded, no others. Nothing here parses s
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import sympy
 
@@ -23,12 +25,15 @@ from snncc.backends.common import (
     StateSpec,
     delay_table,
     ell_table,
+    index_array,
+    ring_table,
     stage_plan,
 )
 from snncc.backends.printing import py_float
 from snncc.backends.templating import render
 from snncc.backends.torch.contexts import (
     DelayGroup,
+    DrawInputContext,
     EventDrivenUpdate,
     NetworkContext,
     PathwayContext,
@@ -285,10 +290,15 @@ class _Gen:
         pr, names = self.pop_printer(pop)
         spk = self.local(pop.name, role="spk")
         lines: list[Line] = []
+        idx = self.local(pop.name, role="idx") if pop.name in self.need_idx else None
         for st in pop.reset:
             st = st.as_assignment()
             tgt = names[st.target]
-            if not pr.is_tensor(st.expr):
+            if not pr.is_tensor(st.expr) and idx is not None:
+                # the spike indices are at hand: write only the neurons that spiked
+                flat = self.bind_state(pop.name, st.target, flat=True)
+                code = f"{flat}.index_fill_(0, {idx}, {pr.doprint(st.expr)})"
+            elif not pr.is_tensor(st.expr):
                 code = f"{tgt}.masked_fill_({spk}, {pr.doprint(st.expr)})"
             else:
                 code = f"{tgt}.copy_(torch.where({spk}, {pr.doprint(st.expr)}, {tgt}))"
@@ -390,7 +400,7 @@ class _Gen:
             for k in pop.variables:
                 side_flat[f"{k}_{side}"] = self.bind_state(pop.name, k, flat=True)
         if stage.delivery == "ring":
-            return self.ring_pathway(pr, stage, syn_names, side_flat)
+            return self.ring_pathway(stage, side_flat)
         pre_arr = self.bind_array(pr.name, "i", pr.i)
         post_arr = self.bind_array(pr.name, "j", pr.j)
         one = self.const(1.0)  # expanded to the synapses of a step: no array per synapse
@@ -413,19 +423,20 @@ class _Gen:
                 val = f"{one}.expand(_tgt.shape[0])"
             else:  # padding entries add 0 to element 0
                 tgt_ell = np.where(ell >= 0, tgt_index[np.maximum(ell, 0)], 0)
-                t_name = self.bind_array(pr.name, f"{direction}_target_ell", tgt_ell)
+                t_name = self.bind_array(pr.name, f"{direction}_target_ell",
+                                         index_array(tgt_ell, n_tgt))
                 if B == 1:
-                    body.append(Line(f"_tgt = {t_name}[_idx].view(-1)"))
+                    body.append(Line(f"_tgt = {t_name}.index_select(0, _idx).view(-1)"))
                 else:
-                    body.append(Line(f"_tgt = ({t_name}[_idx % {n_src}] + (_idx // "
-                                     f"{n_src})[:, None] * {n_tgt}).view(-1)"))
+                    body.append(Line(f"_tgt = ({t_name}.index_select(0, _idx % {n_src}) + "
+                                     f"(_idx // {n_src})[:, None] * {n_tgt}).view(-1)"))
                 if full:
                     val = f"{one}.expand(_tgt.shape[0])"
                 else:
                     v_name = self.bind_array(pr.name, f"{direction}_valid_ell",
                                              (ell >= 0).astype(np.float64))
-                    body.append(Line(f"_val = {v_name}[_idx"
-                                     f"{'' if B == 1 else f' % {n_src}'}].view(-1)"))
+                    body.append(Line(f"_val = {v_name}.index_select(0, _idx"
+                                     f"{'' if B == 1 else f' % {n_src}'}).view(-1)"))
                     val = "_val"
             adds = [Line(f"{flat}.index_add_(0, _tgt, {val}, "
                          f"alpha={'-' if st.op == '-=' else ''}({value}))",
@@ -434,14 +445,14 @@ class _Gen:
                                                              adds))
         update, code = self.event_code(pr, statements, syn_names, side_flat, one)
         if ell is not None:  # _syn (and _b) from the table by source
-            ell_name = self.bind_array(pr.name, f"{direction}_ell", ell)
+            ell_name = self.bind_array(pr.name, f"{direction}_ell", index_array(ell, S))
             if B == 1:
-                body.append(Line(f"_syn = {ell_name}[_idx]"))
+                body.append(Line(f"_syn = {ell_name}.index_select(0, _idx)"))
                 body.append(Line("_syn = _syn[_syn >= 0]" if not full
                                  else "_syn = _syn.view(-1)"))
             else:
                 body.append(Line(f"_b = _idx // {n_src}"))
-                body.append(Line(f"_syn = {ell_name}[_idx % {n_src}]"))
+                body.append(Line(f"_syn = {ell_name}.index_select(0, _idx % {n_src})"))
                 body.append(Line("_b = _b[:, None].expand_as(_syn)"))
                 if not full:
                     body += [Line("_keep = _syn >= 0"), Line("_syn = _syn[_keep]"),
@@ -463,82 +474,120 @@ class _Gen:
     def render_pathway(self, pr: ir.Projection, stage: plan.Pathway, group: DelayGroup,
                        arrivals: list[Line] | None = None) -> str:
         """``pathway.j2`` for ``group`` (and a ring's ``arrivals``), headed by the
-        projection and its code."""
+        projection (a merged ring's projections) and its code."""
         text = pr.on_pre_text if stage.direction == "on_pre" else pr.on_post_text
         source_lines = [f"{stage.direction}: {ln.strip()}"
                         for ln in text.strip().splitlines()]
+        name, n_syn = pr.name, pr.n_synapses
+        if stage.members:
+            name = ", ".join(stage.projections)
+            n_syn = sum(self.p.projections[m].n_synapses for m in stage.projections)
+            source_lines.append(f"(the code of each of these {len(stage.members)} "
+                                "projections, delivered at once)")
         return render("torch", "pathway.j2", c=PathwayContext(
-            name=pr.name, pre=pr.pre, post=pr.post, n_syn=pr.n_synapses,
+            name=name, pre=pr.pre, post=pr.post, n_syn=n_syn,
             direction=f"{stage.direction} (spikes of {stage.source})",
             source_lines=source_lines, group=group, arrivals=arrivals or []))
 
-    def segments(self, ptr: str, syn: str, entries: str, table: np.ndarray
-                 ) -> tuple[list[Line], bool]:
-        """Lines that list ``_syn``, the synapses of table entries ``entries`` (a code
-        expression) one entry after the other: entry ``e`` holds
-        ``syn[ptr[e]:ptr[e + 1]]`` (``table`` is ``ptr``'s value). Where no entry is much
-        longer than the mean, every entry is read up to the longest through a mask
-        ``_in`` (fewer, cheaper operations; returns True); else entry by entry (``_seg``:
-        the entry of each)."""
-        lengths = np.diff(table)
+    def segments(self, owner: str, what: str, entries: str, ptr: np.ndarray,
+                 syn: np.ndarray | None) -> tuple[list[Line], bool]:
+        """Lines that list the synapses of table entries ``entries`` (a code expression
+        of int64 indices) one entry after the other: ``_pos``, their positions in the
+        table (entry ``e`` holds positions ``ptr[e]:ptr[e + 1]``), and ``_syn``, their
+        ids (``syn[_pos]``; ``_pos`` itself where ``syn`` is None: the table lists the
+        synapses in id order). The table is bound as ``<what>_start`` and ``<what>_cnt``
+        (and ``<what>_syn``), int32 where the values fit. Where no entry is much longer
+        than the mean, every entry is read up to the longest through a mask ``_in``
+        (fewer, cheaper operations; returns True); else entry by entry (``_seg``: the
+        entry of each)."""
+        lengths = np.diff(ptr)
         longest = int(lengths.max()) if lengths.size else 0
         mean = float(lengths[lengths > 0].mean()) if (lengths > 0).any() else 0.0
-        lines = [Line(f"_start = {ptr}[{entries}]"),
-                 Line(f"_cnt = {ptr}[{entries} + 1] - _start")]
+        start = self.bind_array(owner, f"{what}_start", index_array(ptr[:-1], int(ptr[-1])))
+        cnt = self.bind_array(owner, f"{what}_cnt", index_array(lengths, longest))
+        lines = [Line(f"_start = {start}.index_select(0, {entries})"),
+                 Line(f"_cnt = {cnt}.index_select(0, {entries})")]
         if longest <= 4 * mean + 64:
-            ar = self.bind(f"_arange_{longest}", f"torch.arange({longest}, device=DEVICE)")
-            return lines + [Line(f"_in = {ar} < _cnt[:, None]",
-                                 f"each entry's synapses (entries hold up to {longest})"),
-                            Line(f"_syn = {syn}[(_start[:, None] + {ar})[_in]]")], True
-        return lines + [Line("_seg = torch.repeat_interleave(_cnt)",
-                             "the entries' synapses, one after the other"),
-                        Line(f"_syn = {syn}[_start[_seg] + torch.arange(_seg.shape[0], "
-                             "device=DEVICE) - (torch.cumsum(_cnt, 0) - _cnt)[_seg]]")], False
+            ar = self.bind(f"_arange_{longest}", f"torch.arange({longest}, device=DEVICE, "
+                                                 "dtype=torch.int32)")
+            lines += [Line(f"_in = {ar} < _cnt[:, None]",
+                           f"each entry's synapses (entries hold up to {longest})"),
+                      Line(f"_pos = (_start[:, None] + {ar}).masked_select(_in)")]
+            masked = True
+        else:
+            lines += [Line("_seg = torch.repeat_interleave(_cnt.long())",
+                           "the entries' synapses, one after the other"),
+                      Line("_pos = _start.index_select(0, _seg) + (torch.arange(_seg.shape[0], "
+                           "device=DEVICE) - (torch.cumsum(_cnt, 0) - _cnt).index_select(0, "
+                           "_seg))")]
+            masked = False
+        if syn is None:
+            lines.append(Line("_syn = _pos"))
+        else:
+            name = self.bind_array(owner, f"{what}_syn", index_array(syn, len(syn)))
+            lines.append(Line(f"_syn = {name}.index_select(0, _pos)"))
+        return lines, masked
 
     @staticmethod
     def per_synapse(values: str, masked: bool) -> str:
         """``values`` (one per entry listed by :meth:`segments`) for each synapse."""
-        return f"{values}[:, None].expand_as(_in)[_in]" if masked else f"{values}[_seg]"
+        return (f"{values}[:, None].expand_as(_in).masked_select(_in)" if masked
+                else f"{values}.index_select(0, _seg)")
 
-    def ring_pathway(self, pr: ir.Projection, stage: plan.Pathway,
-                     syn_names: dict[str, str], side_flat: dict[str, str]) -> str:
+    def ring_pathway(self, stage: plan.Pathway, side_flat: dict[str, str]) -> str:
         """A ``ring`` pathway: each spike adds its synapses' fixed values at once into
         the slot ``(n + delay) % R`` of a ring of ``R = max delay + 1`` steps per target
         variable (state ``<projection>._ring_<var>``); every step, the slot of step
-        ``n`` is added to the targets and cleared."""
+        ``n`` is added to the targets and cleared. The synapses (of every member of a
+        merged ring, whose variables the plan put in shared storage) are listed by
+        source; each one's slot and target are one packed number ``delay * B*N + j``
+        (``N`` the targets), so a spike costs a few gathers whatever the delays and the
+        number of projections."""
+        prs = [self.p.projections[m] for m in stage.projections]
+        pr = prs[0]
         n_src = self.p.populations[pr.pre].size
         n_post = self.p.populations[pr.post].size
-        S, B, R = pr.n_synapses, self.B, stage.delays[-1] + 1
-        ptr, syn = delay_table(pr.i, np.zeros(S, np.int64), (0,), n_src)
-        ptr_name = self.bind_array(pr.name, "on_pre_ring_ptr", ptr)
-        syn_name = self.bind_array(pr.name, "on_pre_ring_syn", syn)
-        delay = self.bind_array(pr.name, "delay", pr.delay.astype(np.int64))
-        post_arr = self.bind_array(pr.name, "j", pr.j)
+        S, B, R = sum(p.n_synapses for p in prs), self.B, stage.delays[-1] + 1
+        BN = B * n_post
+        ptr, syn, packed = ring_table(prs, n_src, BN, R)
+        ordered = syn is None
+        dj = self.bind_array(pr.name, "on_pre_ring_target", packed)
+        del packed
         gather = [Line(f"_src = _idx{'' if B == 1 else f' % {n_src}'}",
                        "the synapses of the neurons that spiked now")]
-        lines, masked = self.segments(ptr_name, syn_name, "_src", ptr)
+        lines, masked = self.segments(pr.name, "on_pre_ring", "_src", ptr,
+                                      None if ordered else syn)
         gather += lines
         if B > 1:
             gather.append(Line(f"_b = {self.per_synapse(f'(_idx // {n_src})', masked)}"))
-        names = {k: f"{flat}[_sidx]" for k, flat in syn_names.items()}
+        if stage.members:
+            shared = {sh.variable: sh.key for sh in stage_plan(self.p).shared
+                      if sh.projections == stage.projections}
+            flat = {v: self.bind(self.local(pr.name, v, "shared"), f'S["{k}"].view(-1)')
+                    for v, k in shared.items()}
+        else:
+            flat = {k: self.bind_state(pr.name, k, flat=True) for k in pr.variables}
+        names = {k: f"{f}.index_select(0, _sidx)" for k, f in flat.items()}
         printer = self.printer(names, set(names), "(_k,)")
         if any(printer.is_tensor(st.expr) for st in pr.on_pre):
             gather.append(Line("_sidx = _syn" if B == 1 else f"_sidx = _syn + _b * {S}"))
         gather.append(Line("_k = _syn.shape[0]"))
-        gather.append(Line(f"_slot = (n + {delay}[_syn]) % {R}", "when each arrives"))
-        gather.append(Line(f"_tgt = _slot * {B * n_post} + {post_arr}[_syn]"
-                           + ("" if B == 1 else f" + _b * {n_post}")))
+        gather.append(Line(f"_tgt = {dj}.index_select(0, _pos)"
+                           + ("" if B == 1 else f" + _b * {n_post}"),
+                           f"slot (n + delay) % {R} and target, packed: delay * {BN} + j"))
+        gather.append(Line(f"_tgt = _tgt.add_(n % {R} * {BN}).remainder_({R * BN})"))
         one = self.const(1.0)
         statements, arrivals, rings = [], [], {}
         for st in pr.on_pre:
             var = st.target[:-len("_post")]
             if var not in rings:
                 k = f"_ring_{var}"
-                self.out.state[key(pr.name, k)] = StateSpec((R, B * n_post), "float", 0.0)
+                self.out.state[key(pr.name, k)] = StateSpec((R, BN), "float", 0.0)
                 rings[var] = self.bind_state(pr.name, k)
-                arrivals += [Line(f"{side_flat[st.target]}.add_({rings[var]}[n % {R}])",
+                arrivals += [Line(f"_arrive = {rings[var]}[n % {R}]"),
+                             Line(f"{side_flat[st.target]}.add_(_arrive)",
                                   f"{st.target} += the inputs that arrive now"),
-                             Line(f"{rings[var]}[n % {R}].zero_()")]
+                             Line("_arrive.zero_()")]
             value = printer.doprint(st.expr)
             sign = "-" if st.op == "-=" else ""
             if printer.is_tensor(st.expr):
@@ -573,13 +622,13 @@ class _Gen:
             return f"delay {int(d)} step(s)", spikes, [], ell, full
         D, L = len(stage.delays), self.hist_len[src]
         ptr, syn = delay_table(src_index, delays, stage.delays, n_src)
-        ptr_name = self.bind_array(pr.name, f"{direction}_queue_ptr", ptr)
-        syn_name = self.bind_array(pr.name, f"{direction}_queue_syn", syn)
         dl_name = self.bind_array(pr.name, f"{direction}_delays",
                                   np.asarray(stage.delays, dtype=np.int64))
         hist = self.local(src, "_spike_history")
         W = B * n_src
-        lines, masked = self.segments(ptr_name, syn_name, "_key", ptr)
+        lines, masked = self.segments(pr.name, f"{direction}_queue", "_key", ptr,
+                                      None if np.array_equal(syn, np.arange(syn.size))
+                                      else syn)
         gather = [Line(f"_key = (_idx % {n_src}) * {D} + _idx // {W}",
                        "its (source, delay) entry in the table"), *lines]
         if B > 1:
@@ -664,7 +713,8 @@ class _Gen:
                 if tensor:
                     code = f"{flat}.index_put_(({index},), {value})"
                 else:
-                    code = f"{flat}.index_fill_(0, {index}, {value})"
+                    # index_fill_ takes int64 indices only (the tables are int32)
+                    code = f"{flat}.index_fill_(0, {index}.long(), {value})"
             else:  # *=, /=
                 v = value if tensor else f"{one}.expand(_k) * ({value})"
                 if st.op == "/=":
@@ -672,7 +722,7 @@ class _Gen:
                 code = f"{flat}.index_reduce_(0, {index}, {v}, 'prod')"
             lines.append(Line(code, comment))
         if pr.update:
-            lines.append(Line(f"{syn_names['lastupdate']}.index_fill_(0, _sidx, n)"))
+            lines.append(Line(f"{syn_names['lastupdate']}.index_fill_(0, _sidx.long(), n)"))
         return update, lines
 
     # ------------------------------------------------------------ monitors
@@ -703,6 +753,37 @@ class _Gen:
         return render("torch", "record_spikes.j2", c=RecordSpikesContext(
             m.name, m.kind, m.target, self.local(m.target, role="idx")))
 
+    # ------------------------------------------------------------ inputs
+    def draw_input(self, inp: ir.PoissonInput) -> str:
+        """A Poisson input: ``X`` for every neuron and batch entry, drawn as the IR's
+        ``method`` says (``inversion``: ``torch.binomial``, exact; ``normal``:
+        ``round(N p + sqrt(N p (1 - p)) z)`` clipped to ``[0, N]``), and ``weight * X``
+        added to the target variable."""
+        pop = self.p.populations[inp.target]
+        shape = self.bind_shape(pop)
+        target = self.bind_state(pop.name, inp.variable)
+        stop = pop.size if inp.stop < 0 else inp.stop
+        if (inp.start, stop) != (0, pop.size):  # a slice of the population
+            shape = f"({self.B}, {stop - inp.start})"
+            target = f"{target}[:, {inp.start}:{stop}]"
+        if inp.method == "inversion":
+            full = "torch.full({}, {}, dtype=DTYPE, device=DEVICE)"
+            count = self.bind(self.local(inp.name, "count"),
+                              full.format(shape, py_float(float(inp.n))))
+            prob = self.bind(self.local(inp.name, "p"), full.format(shape, py_float(inp.p)))
+            draw = Line(f"_x = torch.binomial({count}, {prob}, generator=GEN)",
+                        "X ~ Binomial(N, p), exact")
+        else:
+            mean, sd = inp.n * inp.p, math.sqrt(inp.n * inp.p * (1.0 - inp.p))
+            draw = Line(f"_x = torch.randn({shape}, generator=GEN, device=DEVICE, "
+                        f"dtype=DTYPE).mul_({py_float(sd)}).add_({py_float(mean)})"
+                        f".round_().clamp_(0, {inp.n})",
+                        "X = round(N p + sqrt(N p (1 - p)) z) clipped to [0, N], z ~ N(0, 1)")
+        add = Line(f"{target}.add_(_x, alpha={py_float(inp.weight)})",
+                   f"{inp.variable} += {inp.weight:g} * X")
+        return render("torch", "draw_input.j2", c=DrawInputContext(
+            inp.name, pop.name, inp.describe(), draw, add))
+
     # ------------------------------------------------------------ stages
     def stage(self, s: Stage) -> str:
         """The code of one stage of the plan."""
@@ -722,6 +803,8 @@ class _Gen:
             return self.threshold(p.populations[s.population], s.history)
         if isinstance(s, plan.Pathway):
             return self.pathway(p.projections[s.projection], s)
+        if isinstance(s, plan.DrawInput):
+            return self.draw_input(p.inputs[s.name])
         return self.reset(p.populations[s.population])
 
     # ------------------------------------------------------------ module

@@ -134,6 +134,19 @@ class ResetContext:
 
 
 @dataclass(frozen=True)
+class DrawInputContext:
+    """``draw_input.j2``: a Poisson input adds ``weight * X`` (``X`` drawn by ``draw``,
+    one per neuron and batch entry) to the flat target variable ``target``;
+    ``text`` says what and how (the IR's :class:`~snncc.ir.program.PoissonInput`)."""
+
+    name: str
+    population: str
+    text: str
+    draw: Line
+    add: Line
+
+
+@dataclass(frozen=True)
 class SlotContext:
     """``slot.j2`` (``layered`` schedule): the header of the stages of population
     ``population``, ``index`` of ``count``, placed there for ``reason``."""

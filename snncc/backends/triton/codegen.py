@@ -11,7 +11,9 @@ Each synaptic pathway (``on_pre`` / ``on_post`` of a projection) is one event-dr
 kernel over the source neurons and all delay groups at once: blocks without a spike do
 nothing; for a spiking neuron its row of the synapse table (ELL) is loaded and the
 pathway's statements run per synapse, with atomic adds on the target side.
-Resets that synapses could observe run after the pathways, as in Brian2.
+Resets that synapses could observe run after the pathways, as in Brian2. A Poisson input
+(``Program.inputs``) is one kernel over its target's neurons, drawing its binomial count
+from its own Philox stream (``draw_input.j2``), after the thresholds.
 
 Which kernels there are, what each fuses and their launch order are the stage plan's
 (``StagePlan.kernels``, :mod:`snncc.passes.plan`): under Brian2's schedule all population
@@ -47,6 +49,7 @@ from __future__ import annotations
 
 import builtins
 import keyword
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -394,6 +397,39 @@ class _Gen:
         self.add_kernel(k, "threshold_generator.j2", ctx, pop, self.lanes(pop), fan=chunk,
                         kind="generator")
 
+    # ------------------------------------------------------------ inputs
+    def input_kernel(self, inp: ir.PoissonInput) -> None:
+        """A Poisson input: one lane per neuron (and batch entry) of its target draws
+        ``X`` from its own Philox stream, as the IR's ``method`` says, and adds ``weight *
+        X`` to the target variable (``draw_input.j2``)."""
+        pop = self.p.populations[inp.target]
+        k = KernelFrame(f"{inp.name}_input", "draw_input",
+                        f"{inp.name}: Poisson input into {pop.name}.{inp.variable}")
+        k.ptr("target_ptr_", f"S:{pop.name}.{inp.variable}")
+        stop = pop.size if inp.stop < 0 else inp.stop
+        sliced = (inp.start, stop) != (0, pop.size)
+        if sliced:
+            k.size("pop_n_", pop.size)
+            k.size("start_", inp.start)
+        stream = self.streams[0]
+        self.streams[0] += 1
+        flip = inp.p > 0.5  # draw the complement: fewer terms, and q = 1 - p < 1
+        q = 1.0 - inp.p if flip else inp.p
+
+        def num(x: float) -> str:
+            return f"tl.full((), {py_float(x)}, DT)"
+
+        ctx = cx.DrawInputContext(
+            text=inp.describe(), comment=f"{inp.variable} += {inp.weight:g} * X",
+            stream=stream, method=inp.method, sliced=sliced, n=num(float(inp.n)),
+            bound=inversion_bound(inp.n, q) if inp.method == "inversion" else 0,
+            p0=num(math.exp(inp.n * math.log1p(-q)) if q < 1.0 else float(inp.n == 0)),
+            ratio=num(q / (1.0 - q) if q < 1.0 else 0.0), flip=flip,
+            mean=num(inp.n * inp.p), sd=num(math.sqrt(inp.n * inp.p * (1.0 - inp.p))),
+            weight=num(inp.weight))
+        self.add_kernel(k, "draw_input.j2", ctx, pop, self.B * (stop - inp.start),
+                        phase="input", size=stop - inp.start)
+
     # ------------------------------------------------------------ synapses
     def synapse_kernel(self, pr: ir.Projection) -> None:
         """The clock-driven equations of a projection: one lane per synapse (and batch
@@ -701,11 +737,15 @@ class _Gen:
             self.synapse_kernel(p.projections[kernel.owner])
         elif kernel.kind == "pathway":
             assert isinstance(s0, plan.Pathway)
-            self.pathway_kernel(p.projections[kernel.owner], s0)
+            for member in s0.members or (s0,):  # a merged ring: one member at a time
+                self.pathway_kernel(p.projections[member.projection], member)
         elif kernel.kind == "reset":
             self.reset_kernel(p.populations[kernel.owner])
         elif kernel.kind == "record":
             self.record_kernel(p.populations[kernel.owner], self._fuses(kernel)[0])
+        elif kernel.kind == "input":
+            assert isinstance(s0, plan.DrawInput)
+            self.input_kernel(p.inputs[s0.name])
         else:
             pop = p.populations[kernel.owner]
             if pop.kind == "poisson":
@@ -743,6 +783,26 @@ class _Gen:
             schedule=tuple(self.plan.notes), functions=functions, launches=launches,
             seed=int(p.seed or 0) % 2**31))
         return self.out
+
+
+INPUT_TAIL = 1e-12  # an inversion draw stops where P(X > k) is below this
+
+
+def inversion_bound(n: int, q: float) -> int:
+    """The smallest ``k`` with ``P(X > k) < INPUT_TAIL`` for ``X ~ Binomial(n, q)``, ``q
+    <= 1/2``: the loop bound of an inversion draw (the tail is summed from the pmf in
+    log space, not as ``1 - CDF``, which cancels)."""
+    if n == 0 or q == 0.0:
+        return 0
+    mean = n * q
+    top = min(n, int(mean + 40.0 * math.sqrt(mean) + 60.0))
+    k = np.arange(top + 1)
+    logpmf = (math.lgamma(n + 1) - np.array([math.lgamma(x + 1) + math.lgamma(n - x + 1)
+                                             for x in k])
+              + k * math.log(q) + (n - k) * math.log1p(-q))
+    pmf = np.exp(logpmf)
+    tail = np.concatenate([np.cumsum(pmf[::-1])[::-1][1:], [0.0]])  # P(k < X <= top)
+    return int(np.argmax(tail < INPUT_TAIL))
 
 
 def _stores(loads: list[Load], written: list[str]) -> list[Load]:

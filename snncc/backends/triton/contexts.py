@@ -146,6 +146,33 @@ class ThresholdPoissonContext:
 
 
 @dataclass(frozen=True)
+class DrawInputContext:
+    """``draw_input.j2``: a Poisson input adds ``weight * X`` to the variable behind
+    ``target_ptr_`` (``X`` drawn from Philox stream ``stream``, one lane per neuron and
+    batch entry). ``method`` ``"inversion"``: ``X`` counts the ``k < bound`` with ``u >=
+    P(Y <= k)``, ``Y ~ Binomial(n, q)`` from ``P(Y = 0) = p0`` and ``P(k + 1) = P(k) (n - k)
+    / (k + 1) * ratio`` (``flip``: ``q = 1 - p`` and ``X = n - Y``); ``"normal"``: ``X =
+    round(mean + sd * z)`` clipped to ``[0, n]``. Numbers are printed literals.
+    ``sliced``: the input reaches a slice of the population, ``size`` neurons from
+    ``start_`` of ``pop_n_`` (size arguments): lane ``l`` is neuron ``start_ + l % size``
+    of batch entry ``l // size``."""
+
+    text: str
+    comment: str
+    stream: int
+    method: str
+    sliced: bool
+    n: str
+    bound: int
+    p0: str
+    ratio: str
+    flip: bool
+    mean: str
+    sd: str
+    weight: str
+
+
+@dataclass(frozen=True)
 class ThresholdGeneratorContext:
     """``threshold_generator.j2``: the spikes of a spike generator's table."""
 
