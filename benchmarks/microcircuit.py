@@ -3,11 +3,11 @@
 The network is ``examples/microcircuit.py`` (NEST's PyNEST microcircuit with the DC
 background, or with ``--background poisson`` ``K_ext`` Poisson sources per neuron, which
 both simulators draw with their ``PoissonInput``): for each scale its synapses, weights,
-delays and initial potentials are drawn once from ``--seed`` with numpy, and snncc (torch backend, float32) and Brian2 (cython
-target; ``--brian2-target numpy`` for the numpy one) simulate exactly these. In-degrees
-are scaled by ``--k-scale`` (default: the scale itself, at least 0.1, as
-``examples/microcircuit.py`` explains; the weights and a DC compensate), so scale 1.0 is the
-full network.
+delays and initial potentials are drawn once from ``--seed`` with numpy, and snncc (torch
+backend, float32) and Brian2 (cython target; ``--brian2-target numpy`` for the numpy one)
+simulate exactly these. In-degrees are scaled by ``--k-scale`` (default: the scale
+itself, at least 0.1, as ``examples/microcircuit.py`` explains; the weights and a DC
+compensate), so scale 1.0 is the full network.
 
 Each (simulator, scale) runs in a fresh Python process, so memory is measured alone and a
 run that fails or passes ``--timeout`` is recorded and the others go on. Per run:
