@@ -346,8 +346,8 @@ def main(argv: list[str] | None = None) -> int:
         "published_rates_hz": mc.PUBLISHED_RATES_HZ.tolist(),
         "rows": rows,
     }
-    write_results(args.out, f"microcircuit_{slug(info['device'])}_{date}", payload, text,
-                  argv)
+    stem = "microcircuit" + ("" if args.background == "dc" else f"_{args.background}")
+    write_results(args.out, f"{stem}_{slug(info['device'])}_{date}", payload, text, argv)
     return 0
 
 

@@ -43,6 +43,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -207,6 +208,11 @@ class Pathway:
 
 
 def draw_pathways(d: Derived, seed: int) -> list[Pathway]:
+    """The synapses of each source population (see :func:`iter_pathways`)."""
+    return list(iter_pathways(d, seed))
+
+
+def iter_pathways(d: Derived, seed: int) -> Iterator[Pathway]:
     """The synapses of each source population with p > 0 somewhere, drawn from ``seed``
     with numpy: for each (target, source) pair ``d.synapses`` uniform (source, target)
     pairs (NEST's fixed_total_number), weights ~ N(J, 0.1 |J|) clipped at 0, delays ~
@@ -215,11 +221,11 @@ def draw_pathways(d: Derived, seed: int) -> list[Pathway]:
     The sources are drawn as counts per source neuron (a multinomial, which is what
     ``n`` uniform draws amount to), so the synapses come out listed by source without a
     sort: O(synapses), no argsort. The same seed gives the same network to snncc and to
-    other simulators.
+    other simulators. One source population at a time (a generator), so a large network
+    holds one population's draws besides what it built from the others.
     """
     rng = np.random.default_rng(seed)
     off = d.offsets
-    out = []
     for s in range(8):
         n_s = int(d.sizes[s])
         targets = [t for t in range(8) if d.synapses[t, s] > 0]
@@ -246,8 +252,7 @@ def draw_pathways(d: Derived, seed: int) -> list[Pathway]:
             wt = rng.normal(mean, PSP_REL_SD * abs(mean), n)
             w[dest] = np.maximum(wt, 0.0) if mean > 0 else np.minimum(wt, 0.0)
             dl[dest] = np.maximum(rng.normal(dmean, DELAY_REL_SD * dmean, n), DT_MS)
-        out.append(Pathway(s, i, j, w, dl))
-    return out
+        yield Pathway(s, i, j, w, dl)
 
 
 def initial_v_mv(d: Derived, seed: int) -> np.ndarray:
@@ -328,7 +333,7 @@ def build(scale: float = 0.1, k_scale: float = 1.0, seed: int = 0,
             sc.Connection(neurons[off[p.source]:off[p.source + 1]], neurons, i=p.i, j=p.j,
                           on_pre="I += w", weight=p.weight_pa * pA,
                           delay=p.delay_ms * ms, name=f"from_{POPULATIONS[p.source]}")
-            for p in draw_pathways(d, seed))
+            for p in iter_pathways(d, seed))
         if background == "poisson":
             for k, name in enumerate(POPULATIONS):
                 sc.PoissonInput(neurons[off[k]:off[k + 1]], "I", int(d.poisson_sources[k]),

@@ -24,6 +24,7 @@ from snncc.errors import (
     did_you_mean,
 )
 from snncc.io.config import load_config
+from snncc.runtime.network import decode_structure, encode_structure, structure_of
 from snncc.units import Hz, ms, mV
 
 EQS = "dv/dt = -v/(10*ms) : volt"
@@ -399,3 +400,9 @@ def test_the_same_network_and_an_older_save_still_load() -> None:
     with pytest.raises(NetworkError, match=re.escape("'b__v' has shape (1, 4) in the saved "
                                                      "state, (1, 5) here")):
         _state_net(n_post=5).compile(backend="torch").load_state_dict(older)
+    # saved when the structure's hashes read every index array as int64 (no "digest")
+    legacy = dict(state, _structure=encode_structure(structure_of(sim.program, legacy=True)))
+    assert decode_structure(legacy["_structure"]) != decode_structure(state["_structure"])
+    _state_net().compile(backend="torch").load_state_dict(legacy)
+    with pytest.raises(NetworkError, match="other pairs"):
+        _state_net(i=(0, 1, 3)).compile(backend="torch").load_state_dict(legacy)

@@ -93,6 +93,8 @@ def test_slices_of_a_group_get_their_own_inputs(backend: str, fresh_seed: int) -
     device = TRITON_DEVICE if backend == "triton" else "cpu"
     sim = net.compile(backend=backend, device=device, dtype=torch.float64, batch=2)
     assert "G[400:800].I" in sim.program.describe()
+    (stage,) = [s for s in sim.program.plan.stages if isinstance(s, st.DrawInput)]
+    assert stage.names == ("a", "b")  # exact, disjoint: drawn at once
     sim.run(steps * DT)
     x = np.diff(np.asarray(mon.I / pA).reshape(2, 900, steps), axis=2)
     _check_moments(x[:, :400].reshape(-1), 1600, 8 * 1e-4)
@@ -100,11 +102,25 @@ def test_slices_of_a_group_get_their_own_inputs(backend: str, fresh_seed: int) -
     assert not x[:, 800:].any()
 
 
+def test_only_exact_inputs_into_disjoint_slices_merge() -> None:
+    net = sc.Network(dt=DT)
+    with net:
+        G = sc.NeuronGroup(30, ACCUMULATE, name="G")
+        sc.PoissonInput(G[0:10], "I", 100, 8 * Hz, 1 * pA, name="a")
+        sc.PoissonInput(G[5:15], "I", 100, 8 * Hz, 1 * pA, name="overlap")
+        sc.PoissonInput(G[15:20], "I", 100, 8 * Hz, 1 * pA, name="c")
+        sc.PoissonInput(G[20:25], "I", 20, 8000 * Hz, 1 * pA, name="flipped")
+        sc.PoissonInput(G[25:30], "I", 10**6, 8 * Hz, 1 * pA, name="normal")
+    program = run_passes(net.lower())
+    stages = [s.names for s in program.plan.stages if isinstance(s, st.DrawInput)]
+    assert stages == [("a",), ("overlap", "c"), ("flipped",), ("normal",)]
+
+
 def test_inversion_bound_covers_the_tail() -> None:
     """The Triton loop bound K: the smallest k with P(X > k) < 1e-12."""
     from scipy.stats import binom
 
-    from snncc.backends.triton.codegen import INPUT_TAIL, inversion_bound
+    from snncc.backends.common import INPUT_TAIL, inversion_bound
 
     for n, q in [(1600, 8e-4), (2100, 8e-4), (60, 0.5), (1, 0.3), (300, 0.1)]:
         K = inversion_bound(n, q)
@@ -203,7 +219,7 @@ def test_source_shows_the_input_and_its_method() -> None:
     src = sim.source()
     assert "# ==== Poisson input: bg -> G ====" in src
     assert "X ~ Binomial(N=1600, p=0.0008)" in src and "exact, by inversion" in src
-    assert "torch.binomial(" in src
+    assert "torch.searchsorted(" in src and "u >= P(Y <= k)" in src
     assert "normal approximation" in src and ".round_().clamp_(0, 1000000)" in src
     assert "Poisson input bg: G.I += 8.78e-11 * X" in sim.describe()
     pytest.importorskip("triton")

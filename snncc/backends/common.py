@@ -4,6 +4,7 @@ computed in one place: its stage plan, and synapse tables grouped by source neur
 
 from __future__ import annotations
 
+import math
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -195,6 +196,39 @@ def ring_table(prs: list[ir.Projection], n_src: int, BN: int, R: int
     packed = delay.astype(np.int64)[syn] * BN
     packed += np.concatenate([p.j for p in prs]).astype(np.int64)[syn]
     return ptr, syn, packed.astype(dtype)
+
+
+INPUT_TAIL = 1e-12  # an inversion draw stops where P(X > k) is below this
+
+
+def inversion_bound(n: int, q: float) -> int:
+    """The smallest ``k`` with ``P(X > k) < INPUT_TAIL`` for ``X ~ Binomial(n, q)``, ``q
+    <= 1/2``: the loop bound of an inversion draw (the tail is summed from the pmf in
+    log space, not as ``1 - CDF``, which cancels)."""
+    if n == 0 or q == 0.0:
+        return 0
+    mean = n * q
+    top = min(n, int(mean + 40.0 * math.sqrt(mean) + 60.0))
+    k = np.arange(top + 1)
+    logpmf = (math.lgamma(n + 1) - np.array([math.lgamma(x + 1) + math.lgamma(n - x + 1)
+                                             for x in k])
+              + k * math.log(q) + (n - k) * math.log1p(-q))
+    pmf = np.exp(logpmf)
+    tail = np.concatenate([np.cumsum(pmf[::-1])[::-1][1:], [0.0]])  # P(k < X <= top)
+    return int(np.argmax(tail < INPUT_TAIL))
+
+
+def inversion_cdf(n: int, q: float) -> np.ndarray:
+    """``P(Y <= k)`` for ``k < inversion_bound(n, q)``, ``Y ~ Binomial(n, q)``, by the
+    recurrence the kernels walk (``P(0) = (1 - q)**n``, ``P(k + 1) = P(k) (n - k) / (k + 1)
+    q / (1 - q)``): an inversion draw is the number of these ``u`` is not below."""
+    out = np.empty(inversion_bound(n, q))
+    pk, total = math.exp(n * math.log1p(-q)) if q < 1.0 else float(n == 0), 0.0
+    for k in range(out.size):
+        total += pk
+        out[k] = total
+        pk *= (n - k) / (k + 1) * q / (1.0 - q)
+    return out
 
 
 @dataclass

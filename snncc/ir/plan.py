@@ -108,10 +108,19 @@ class SharedStorage:
 class DrawInput:
     """Poisson input ``name`` (``Program.inputs``) adds its draw to a variable of every
     neuron of ``population`` (after the thresholds, before the resets: the synaptic
-    slot of a step, like a pathway of delay 0)."""
+    slot of a step, like a pathway of delay 0). ``members``: adjacent exact inputs into
+    disjoint slices of one population's variable (one per population of a model held in
+    one group), merged by the plan: drawn at once, each neuron from its own input's
+    table (or one member after the other); ``name`` is the first one's."""
 
     name: str
     population: str
+    members: tuple[str, ...] = ()
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The inputs this stage draws (its members, or its own)."""
+        return self.members or (self.name,)
 
 
 @dataclass(frozen=True)
@@ -205,7 +214,7 @@ def stage_text(s: Stage) -> str:
         name = "+".join(s.projections) if s.members else s.projection
         return f"{name}.{s.direction}" + (f" ({', '.join(extra)})" if extra else "")
     if isinstance(s, DrawInput):
-        return f"Poisson input {s.name} -> {s.population}"
+        return f"Poisson input {'+'.join(s.names)} -> {s.population}"
     if isinstance(s, Reset):
         return f"reset {s.population}" + (" (fusable)" if s.fused else "")
     owner = getattr(s, "monitor", None) or getattr(s, "population", None) \

@@ -244,9 +244,27 @@ class _Planner:
         return out
 
     def inputs(self, pop: str | None = None) -> list[st.Stage]:
-        """The Poisson inputs (into ``pop``, or all)."""
-        return [st.DrawInput(inp.name, inp.target) for inp in self.p.inputs.values()
-                if pop is None or inp.target == pop]
+        """The Poisson inputs (into ``pop``, or all); adjacent exact inputs (``p <= 1/2``)
+        into disjoint slices of the same variable merged into one stage."""
+        def span(inp: ir.PoissonInput) -> tuple[int, int]:
+            return inp.start, self.p.populations[inp.target].size if inp.stop < 0 else inp.stop
+
+        out: list[st.Stage] = []
+        run: list[ir.PoissonInput] = []  # the mergeable inputs of out[-1]
+        for inp in self.p.inputs.values():
+            if pop is not None and inp.target != pop:
+                continue
+            mergeable = inp.method == "inversion" and inp.p <= 0.5
+            a, b = span(inp)
+            if mergeable and run and (run[0].target, run[0].variable) == (
+                    inp.target, inp.variable) and all(
+                        b <= span(m)[0] or span(m)[1] <= a for m in run):
+                run.append(inp)
+                out[-1] = st.DrawInput(run[0].name, inp.target, tuple(m.name for m in run))
+                continue
+            out.append(st.DrawInput(inp.name, inp.target))
+            run = [inp] if mergeable else []
+        return out
 
     def reset(self, pop: ir.Population) -> list[st.Stage]:
         if pop.kind != "neuron" or pop.threshold is None or not (

@@ -26,6 +26,8 @@ from snncc.backends.common import (
     delay_table,
     ell_table,
     index_array,
+    inversion_bound,
+    inversion_cdf,
     ring_table,
     stage_plan,
 )
@@ -756,7 +758,8 @@ class _Gen:
     # ------------------------------------------------------------ inputs
     def draw_input(self, inp: ir.PoissonInput) -> str:
         """A Poisson input: ``X`` for every neuron and batch entry, drawn as the IR's
-        ``method`` says (``inversion``: ``torch.binomial``, exact; ``normal``:
+        ``method`` says (``inversion``: a uniform ``u`` looked up in the table of
+        ``P(Y <= k)`` up to the tail bound, the draw the Triton kernel walks; ``normal``:
         ``round(N p + sqrt(N p (1 - p)) z)`` clipped to ``[0, N]``), and ``weight * X``
         added to the target variable."""
         pop = self.p.populations[inp.target]
@@ -767,22 +770,56 @@ class _Gen:
             shape = f"({self.B}, {stop - inp.start})"
             target = f"{target}[:, {inp.start}:{stop}]"
         if inp.method == "inversion":
-            full = "torch.full({}, {}, dtype=DTYPE, device=DEVICE)"
-            count = self.bind(self.local(inp.name, "count"),
-                              full.format(shape, py_float(float(inp.n))))
-            prob = self.bind(self.local(inp.name, "p"), full.format(shape, py_float(inp.p)))
-            draw = Line(f"_x = torch.binomial({count}, {prob}, generator=GEN)",
-                        "X ~ Binomial(N, p), exact")
+            flip = inp.p > 0.5  # draw the complement: fewer terms
+            q = 1.0 - inp.p if flip else inp.p
+            cdf = self.bind_array(inp.name, "cdf", inversion_cdf(inp.n, q))
+            draw = [Line(f"_u = torch.rand({shape}, generator=GEN, device=DEVICE, "
+                         "dtype=DTYPE)"),
+                    Line(f"_x = torch.searchsorted({cdf}, _u, right=True).to(DTYPE)",
+                         f"X exactly, by inversion: the number of k < {inversion_bound(inp.n, q)} "
+                         "with u >= P(Y <= k), where P(Y > that) < 1e-12")]
+            if flip:
+                draw.append(Line(f"_x = torch.sub({py_float(float(inp.n))}, _x)",
+                                 "drawn for q = 1 - p: X = N - Y"))
         else:
             mean, sd = inp.n * inp.p, math.sqrt(inp.n * inp.p * (1.0 - inp.p))
-            draw = Line(f"_x = torch.randn({shape}, generator=GEN, device=DEVICE, "
-                        f"dtype=DTYPE).mul_({py_float(sd)}).add_({py_float(mean)})"
-                        f".round_().clamp_(0, {inp.n})",
-                        "X = round(N p + sqrt(N p (1 - p)) z) clipped to [0, N], z ~ N(0, 1)")
+            draw = [Line(f"_x = torch.randn({shape}, generator=GEN, device=DEVICE, "
+                         f"dtype=DTYPE).mul_({py_float(sd)}).add_({py_float(mean)})"
+                         f".round_().clamp_(0, {inp.n})",
+                         "X = round(N p + sqrt(N p (1 - p)) z) clipped to [0, N], z ~ N(0, 1)")]
         add = Line(f"{target}.add_(_x, alpha={py_float(inp.weight)})",
                    f"{inp.variable} += {inp.weight:g} * X")
         return render("torch", "draw_input.j2", c=DrawInputContext(
             inp.name, pop.name, inp.describe(), draw, add))
+
+    def draw_inputs(self, stage: plan.DrawInput) -> str:
+        """Merged exact Poisson inputs into disjoint slices of one variable: one uniform
+        ``u`` per neuron, looked up in its own input's row of a table of ``P(Y <= k)``
+        (rows padded with 2, above any ``u``; a neuron no input reaches has a row of 2s
+        and weight 0), and ``weight * X`` added with each neuron's input's weight."""
+        inps = [self.p.inputs[n] for n in stage.names]
+        pop = self.p.populations[stage.population]
+        N, B = pop.size, self.B
+        rows = [inversion_cdf(inp.n, inp.p) for inp in inps]
+        table = np.full((N, max(1, *(r.size for r in rows))), 2.0)
+        weight = np.zeros(N)
+        for inp, row in zip(inps, rows, strict=True):
+            a, b = inp.start, N if inp.stop < 0 else inp.stop
+            table[a:b, :row.size] = row
+            weight[a:b] = inp.weight
+        cdf = self.bind_array(stage.name, "cdf_rows", table)
+        w = self.bind_array(stage.name, "weights", weight)
+        target = self.bind_state(pop.name, inps[0].variable)
+        draw = [Line(f"_u = torch.rand(({N}, {B}), generator=GEN, device=DEVICE, "
+                     "dtype=DTYPE)"),
+                Line(f"_x = torch.searchsorted({cdf}, _u, right=True).t().to(DTYPE)",
+                     "X exactly, by inversion: the number of k with u >= P(Y <= k) in the "
+                     "neuron's row (its input's N and p, up to P(Y > k) < 1e-12)")]
+        add = Line(f"{target}.addcmul_(_x, {w})",
+                   f"{inps[0].variable} += weight * X (each neuron its input's weight)")
+        return render("torch", "draw_input.j2", c=DrawInputContext(
+            "+".join(stage.names), pop.name, "; ".join(i.describe() for i in inps), draw,
+            add))
 
     # ------------------------------------------------------------ stages
     def stage(self, s: Stage) -> str:
@@ -804,7 +841,7 @@ class _Gen:
         if isinstance(s, plan.Pathway):
             return self.pathway(p.projections[s.projection], s)
         if isinstance(s, plan.DrawInput):
-            return self.draw_input(p.inputs[s.name])
+            return (self.draw_inputs(s) if s.members else self.draw_input(p.inputs[s.name]))
         return self.reset(p.populations[s.population])
 
     # ------------------------------------------------------------ module

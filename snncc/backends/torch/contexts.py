@@ -142,7 +142,7 @@ class DrawInputContext:
     name: str
     population: str
     text: str
-    draw: Line
+    draw: list[Line]
     add: Line
 
 

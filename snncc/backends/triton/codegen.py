@@ -61,6 +61,7 @@ from snncc.backends.common import (
     Recorder,
     StateSpec,
     delay_table,
+    inversion_bound,
     stage_plan,
 )
 from snncc.backends.printing import py_float
@@ -745,7 +746,8 @@ class _Gen:
             self.record_kernel(p.populations[kernel.owner], self._fuses(kernel)[0])
         elif kernel.kind == "input":
             assert isinstance(s0, plan.DrawInput)
-            self.input_kernel(p.inputs[s0.name])
+            for name in s0.names:  # merged inputs: one member after the other
+                self.input_kernel(p.inputs[name])
         else:
             pop = p.populations[kernel.owner]
             if pop.kind == "poisson":
@@ -783,26 +785,6 @@ class _Gen:
             schedule=tuple(self.plan.notes), functions=functions, launches=launches,
             seed=int(p.seed or 0) % 2**31))
         return self.out
-
-
-INPUT_TAIL = 1e-12  # an inversion draw stops where P(X > k) is below this
-
-
-def inversion_bound(n: int, q: float) -> int:
-    """The smallest ``k`` with ``P(X > k) < INPUT_TAIL`` for ``X ~ Binomial(n, q)``, ``q
-    <= 1/2``: the loop bound of an inversion draw (the tail is summed from the pmf in
-    log space, not as ``1 - CDF``, which cancels)."""
-    if n == 0 or q == 0.0:
-        return 0
-    mean = n * q
-    top = min(n, int(mean + 40.0 * math.sqrt(mean) + 60.0))
-    k = np.arange(top + 1)
-    logpmf = (math.lgamma(n + 1) - np.array([math.lgamma(x + 1) + math.lgamma(n - x + 1)
-                                             for x in k])
-              + k * math.log(q) + (n - k) * math.log1p(-q))
-    pmf = np.exp(logpmf)
-    tail = np.concatenate([np.cumsum(pmf[::-1])[::-1][1:], [0.0]])  # P(k < X <= top)
-    return int(np.argmax(tail < INPUT_TAIL))
 
 
 def _stores(loads: list[Load], written: list[str]) -> list[Load]:
