@@ -142,7 +142,7 @@ def ell_table(src_index: np.ndarray, syn_ids: np.ndarray, n_src: int
 def index_array(values: np.ndarray, bound: int) -> np.ndarray:
     """``values`` (indices or counts, all below ``bound``) as int32 where ``bound`` fits,
     else int64: half the bytes per synapse for every table of fewer than 2**31 entries."""
-    return np.ascontiguousarray(values, dtype=np.int32 if bound < 2**31 - 1 else np.int64)
+    return np.ascontiguousarray(values, dtype=ir.index_dtype(bound))
 
 
 def delay_table(src_index: np.ndarray, delay: np.ndarray, delays: tuple[int, ...],
@@ -168,7 +168,7 @@ def ring_table(prs: list[ir.Projection], n_src: int, BN: int, R: int
     already: then position = id, and nothing is sorted or stored) and ``packed`` each
     position's ``delay * BN + j`` (int32 where ``R * BN`` fits)."""
     S = sum(p.n_synapses for p in prs)
-    dtype = index_array(np.zeros(0, np.int64), R * BN).dtype
+    dtype = ir.index_dtype(R * BN)
     ordered, last = True, -1
     for p in prs:
         if p.n_synapses == 0:

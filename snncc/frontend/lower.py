@@ -564,7 +564,7 @@ def _lower_connection(c: Connection, lowered: dict[str, _Lowered], dt: float,
 def _indices(x: np.ndarray, offset: int, size: int) -> np.ndarray:
     """``x + offset``, indices into a population of ``size`` neurons, as int32 where they
     fit (4 bytes per synapse instead of 8), else int64."""
-    return np.add(x, offset, dtype=np.int32 if size < 2**31 else np.int64, casting="unsafe")
+    return np.add(x, offset, dtype=ir.index_dtype(size), casting="unsafe")
 
 
 def _check_synapse_names(owner: str, eqs: Equations) -> None:

@@ -940,7 +940,7 @@ class Connection(NetworkObject):
                                      "postsynaptic group)")
             # a copy (the caller may change its arrays), int32 where the groups allow:
             # 4 bytes per synapse and end
-            kind = np.int32 if max(a1 - a0, b1 - b0) < 2**31 else np.int64
+            kind = ir.index_dtype(max(a1 - a0, b1 - b0))
             self.i, self.j = ia.astype(kind), ja.astype(kind)
         else:
             self.i = self.j = None

@@ -167,6 +167,12 @@ class Monitor:
 INPUT_EXACT_MAX_MEAN = 30.0
 
 
+def index_dtype(bound: int) -> type[np.integer]:
+    """The integer type of indices or counts below ``bound``: int32 where they fit (4
+    bytes per synapse instead of 8), else int64."""
+    return np.int32 if bound < 2**31 else np.int64
+
+
 @dataclass(frozen=True)
 class PoissonInput:
     """``n`` independent Poisson sources of rate ``rate`` (Hz) into ``variable`` of every
@@ -192,6 +198,21 @@ class PoissonInput:
     @property
     def method(self) -> str:
         return "inversion" if self.n * self.p <= INPUT_EXACT_MAX_MEAN else "normal"
+
+    @property
+    def flipped(self) -> bool:
+        """An exact draw is of ``Y ~ Binomial(n, q = 1 - p)``, ``X = n - Y`` (``p > 1/2``:
+        fewer terms, and ``q < 1``)."""
+        return self.p > 0.5
+
+    @property
+    def q(self) -> float:
+        """The probability an exact draw walks (``p``, or ``1 - p`` where flipped)."""
+        return 1.0 - self.p if self.flipped else self.p
+
+    def span(self, size: int) -> tuple[int, int]:
+        """The neurons ``[start, stop)`` it reaches in its target of ``size`` neurons."""
+        return self.start, size if self.stop < 0 else self.stop
 
     def describe(self) -> str:
         """One line: what is added, and how it is drawn."""

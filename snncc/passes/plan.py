@@ -246,19 +246,17 @@ class _Planner:
     def inputs(self, pop: str | None = None) -> list[st.Stage]:
         """The Poisson inputs (into ``pop``, or all); adjacent exact inputs (``p <= 1/2``)
         into disjoint slices of the same variable merged into one stage."""
-        def span(inp: ir.PoissonInput) -> tuple[int, int]:
-            return inp.start, self.p.populations[inp.target].size if inp.stop < 0 else inp.stop
-
         out: list[st.Stage] = []
         run: list[ir.PoissonInput] = []  # the mergeable inputs of out[-1]
         for inp in self.p.inputs.values():
             if pop is not None and inp.target != pop:
                 continue
-            mergeable = inp.method == "inversion" and inp.p <= 0.5
-            a, b = span(inp)
+            mergeable = inp.method == "inversion" and not inp.flipped
+            size = self.p.populations[inp.target].size
+            a, b = inp.span(size)
             if mergeable and run and (run[0].target, run[0].variable) == (
                     inp.target, inp.variable) and all(
-                        b <= span(m)[0] or span(m)[1] <= a for m in run):
+                        b <= m.span(size)[0] or m.span(size)[1] <= a for m in run):
                 run.append(inp)
                 out[-1] = st.DrawInput(run[0].name, inp.target, tuple(m.name for m in run))
                 continue

@@ -26,7 +26,6 @@ from snncc.backends.common import (
     delay_table,
     ell_table,
     index_array,
-    inversion_bound,
     inversion_cdf,
     ring_table,
     stage_plan,
@@ -392,10 +391,6 @@ class _Gen:
         S = pr.n_synapses
         B = self.B
         delays = (pr.delay if direction == "on_pre" else np.zeros(1, np.int64))
-        # names in the event code
-        syn_names: dict[str, str] = {}
-        for k in pr.variables:
-            syn_names[k] = self.bind_state(pr.name, k, flat=True)
         pre_pop, post_pop = self.p.populations[pr.pre], self.p.populations[pr.post]
         side_flat = {}
         for side, pop in (("pre", pre_pop), ("post", post_pop)):
@@ -403,6 +398,10 @@ class _Gen:
                 side_flat[f"{k}_{side}"] = self.bind_state(pop.name, k, flat=True)
         if stage.delivery == "ring":
             return self.ring_pathway(stage, side_flat)
+        # names in the event code
+        syn_names: dict[str, str] = {}
+        for k in pr.variables:
+            syn_names[k] = self.bind_state(pr.name, k, flat=True)
         pre_arr = self.bind_array(pr.name, "i", pr.i)
         post_arr = self.bind_array(pr.name, "j", pr.j)
         one = self.const(1.0)  # expanded to the synapses of a step: no array per synapse
@@ -552,13 +551,11 @@ class _Gen:
         S, B, R = sum(p.n_synapses for p in prs), self.B, stage.delays[-1] + 1
         BN = B * n_post
         ptr, syn, packed = ring_table(prs, n_src, BN, R)
-        ordered = syn is None
         dj = self.bind_array(pr.name, "on_pre_ring_target", packed)
         del packed
         gather = [Line(f"_src = _idx{'' if B == 1 else f' % {n_src}'}",
                        "the synapses of the neurons that spiked now")]
-        lines, masked = self.segments(pr.name, "on_pre_ring", "_src", ptr,
-                                      None if ordered else syn)
+        lines, masked = self.segments(pr.name, "on_pre_ring", "_src", ptr, syn)
         gather += lines
         if B > 1:
             gather.append(Line(f"_b = {self.per_synapse(f'(_idx // {n_src})', masked)}"))
@@ -765,20 +762,19 @@ class _Gen:
         pop = self.p.populations[inp.target]
         shape = self.bind_shape(pop)
         target = self.bind_state(pop.name, inp.variable)
-        stop = pop.size if inp.stop < 0 else inp.stop
-        if (inp.start, stop) != (0, pop.size):  # a slice of the population
-            shape = f"({self.B}, {stop - inp.start})"
-            target = f"{target}[:, {inp.start}:{stop}]"
+        start, stop = inp.span(pop.size)
+        if (start, stop) != (0, pop.size):  # a slice of the population
+            shape = f"({self.B}, {stop - start})"
+            target = f"{target}[:, {start}:{stop}]"
         if inp.method == "inversion":
-            flip = inp.p > 0.5  # draw the complement: fewer terms
-            q = 1.0 - inp.p if flip else inp.p
-            cdf = self.bind_array(inp.name, "cdf", inversion_cdf(inp.n, q))
+            table = inversion_cdf(inp.n, inp.q)
+            cdf = self.bind_array(inp.name, "cdf", table)
             draw = [Line(f"_u = torch.rand({shape}, generator=GEN, device=DEVICE, "
                          "dtype=DTYPE)"),
                     Line(f"_x = torch.searchsorted({cdf}, _u, right=True).to(DTYPE)",
-                         f"X exactly, by inversion: the number of k < {inversion_bound(inp.n, q)} "
+                         f"X exactly, by inversion: the number of k < {table.size} "
                          "with u >= P(Y <= k), where P(Y > that) < 1e-12")]
-            if flip:
+            if inp.flipped:
                 draw.append(Line(f"_x = torch.sub({py_float(float(inp.n))}, _x)",
                                  "drawn for q = 1 - p: X = N - Y"))
         else:
@@ -800,11 +796,11 @@ class _Gen:
         inps = [self.p.inputs[n] for n in stage.names]
         pop = self.p.populations[stage.population]
         N, B = pop.size, self.B
-        rows = [inversion_cdf(inp.n, inp.p) for inp in inps]
+        rows = [inversion_cdf(inp.n, inp.q) for inp in inps]
         table = np.full((N, max(1, *(r.size for r in rows))), 2.0)
         weight = np.zeros(N)
         for inp, row in zip(inps, rows, strict=True):
-            a, b = inp.start, N if inp.stop < 0 else inp.stop
+            a, b = inp.span(N)
             table[a:b, :row.size] = row
             weight[a:b] = inp.weight
         cdf = self.bind_array(stage.name, "cdf_rows", table)

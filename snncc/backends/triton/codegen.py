@@ -407,15 +407,14 @@ class _Gen:
         k = KernelFrame(f"{inp.name}_input", "draw_input",
                         f"{inp.name}: Poisson input into {pop.name}.{inp.variable}")
         k.ptr("target_ptr_", f"S:{pop.name}.{inp.variable}")
-        stop = pop.size if inp.stop < 0 else inp.stop
-        sliced = (inp.start, stop) != (0, pop.size)
+        start, stop = inp.span(pop.size)
+        sliced = (start, stop) != (0, pop.size)
         if sliced:
             k.size("pop_n_", pop.size)
-            k.size("start_", inp.start)
+            k.size("start_", start)
         stream = self.streams[0]
         self.streams[0] += 1
-        flip = inp.p > 0.5  # draw the complement: fewer terms, and q = 1 - p < 1
-        q = 1.0 - inp.p if flip else inp.p
+        q = inp.q
 
         def num(x: float) -> str:
             return f"tl.full((), {py_float(x)}, DT)"
@@ -425,11 +424,11 @@ class _Gen:
             stream=stream, method=inp.method, sliced=sliced, n=num(float(inp.n)),
             bound=inversion_bound(inp.n, q) if inp.method == "inversion" else 0,
             p0=num(math.exp(inp.n * math.log1p(-q)) if q < 1.0 else float(inp.n == 0)),
-            ratio=num(q / (1.0 - q) if q < 1.0 else 0.0), flip=flip,
+            ratio=num(q / (1.0 - q) if q < 1.0 else 0.0), flip=inp.flipped,
             mean=num(inp.n * inp.p), sd=num(math.sqrt(inp.n * inp.p * (1.0 - inp.p))),
             weight=num(inp.weight))
-        self.add_kernel(k, "draw_input.j2", ctx, pop, self.B * (stop - inp.start),
-                        phase="input", size=stop - inp.start)
+        self.add_kernel(k, "draw_input.j2", ctx, pop, self.B * (stop - start),
+                        phase="input", size=stop - start)
 
     # ------------------------------------------------------------ synapses
     def synapse_kernel(self, pr: ir.Projection) -> None:
