@@ -219,28 +219,24 @@ class _Planner:
         operations however many projections it feeds); the synapse variables they read
         go into shared storage, each projection's a slice."""
         out: list[st.Stage] = []
-        runs: list[list[st.Pathway]] = []
+        run: list[st.Pathway] = []  # the ring pathways that out[-1] delivers
+        run_sig = None
         for s in stages:
             sig = ring_signature(self.p, s) if isinstance(s, st.Pathway) else None
-            last = runs[-1] if runs and out and out[-1] is runs[-1][-1] else None
-            if sig is not None and last is not None and ring_signature(self.p, last[0]) == sig:
-                last.append(s)
-            elif sig is not None:
-                runs.append([s])
-            out.append(s)
-        for run in runs:
-            if len(run) < 2:
+            if sig is not None and run and sig == run_sig:
+                run.append(s)
+                first = run[0]
+                out[-1] = st.Pathway(first.projection, first.direction, first.source,
+                                     tuple(sorted({d for m in run for d in m.delays})),
+                                     late=first.late, delivery="ring", members=tuple(run))
                 continue
-            first = run[0]
-            merged = st.Pathway(first.projection, first.direction, first.source,
-                                tuple(sorted({d for m in run for d in m.delays})),
-                                late=first.late, delivery="ring", members=tuple(run))
-            at = next(k for k, x in enumerate(out) if x is first)
-            out[at:at + len(run)] = [merged]
-            names = tuple(m.projection for m in run)
-            for v, _ in ring_signature(self.p, first)[-1]:
-                self.shared.append(st.SharedStorage(f"{first.projection}.{v}:shared", v,
-                                                    names))
+            out.append(s)
+            run, run_sig = ([s], sig) if sig is not None else ([], None)
+        for s in out:
+            if isinstance(s, st.Pathway) and s.members:
+                for v, _ in ring_signature(self.p, s)[-1]:
+                    self.shared.append(st.SharedStorage(f"{s.projection}.{v}:shared", v,
+                                                        s.projections))
         return out
 
     def inputs(self, pop: str | None = None) -> list[st.Stage]:
